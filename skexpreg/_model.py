@@ -1,0 +1,367 @@
+"""Pure array functions of the exponential-activation network.
+
+Notation follows Gao, Mahadevan and Song (2023). ``X`` is (n, d); the hidden
+weights ``W`` are (d, m) with columns ``w_r``; the output signs ``A`` are
+(m, k) with entries ``a_r`` in {-1, +1} (k = 1 for a single target); ``s`` is
+the input scale chosen by the estimator (``input_scaling``). The network is
+
+    F(W, x) = (1 / sqrt(m)) * sum_r a_r * exp(<w_r, x / s>)
+
+Folding ``1 / s`` into the small (d, m) weight matrix and ``1 / sqrt(m)`` into
+the (m, k) sign matrix means the (n, d) data are never copied or rescaled.
+Every pass streams over row blocks of ``X`` so that at most one (block, m)
+activation matrix per thread exists at any time, and block results are
+reduced in block order so that they do not depend on the number of threads.
+"""
+
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+
+import numpy as np
+from scipy import sparse
+from sklearn import get_config
+from threadpoolctl import threadpool_limits
+
+# Upper bound on the (block, m) activation matrix of one thread. Blocks that
+# fit in the cache keep exp and the two products from streaming through main
+# memory; scikit-learn's ``working_memory`` can only make blocks smaller.
+_MAX_BLOCK_BYTES = 4 * 2**20
+
+
+def row_blocks(n_samples, n_neurons, dtype):
+    """Split ``range(n_samples)`` into row blocks.
+
+    A block holds at most ``working_memory`` (scikit-learn's configuration, in
+    MiB) and at most 4 MiB of (block, n_neurons) activations; the block size
+    depends only on these and on the shapes, never on the number of threads.
+
+    Returns
+    -------
+    blocks : list of slice
+    """
+    row_bytes = max(1, n_neurons * np.dtype(dtype).itemsize)
+    working_bytes = get_config()["working_memory"] * 2**20
+    block_rows = int(min(working_bytes, _MAX_BLOCK_BYTES) // row_bytes)
+    block_rows = max(1, min(block_rows, n_samples))
+    return [
+        slice(start, min(start + block_rows, n_samples))
+        for start in range(0, n_samples, block_rows)
+    ]
+
+
+class BlockRunner:
+    """Apply a function to row blocks, serially or on threads, in block order.
+
+    With ``n_threads > 1`` the blocks are computed by a thread pool (numpy's
+    ufuncs and BLAS release the GIL) while BLAS itself is limited to one
+    thread, so that the cores are not oversubscribed. Results are always
+    yielded in block order and at most ``2 * n_threads`` blocks are in flight.
+    Use as a context manager.
+    """
+
+    def __init__(self, n_threads=1):
+        self.n_threads = max(1, int(n_threads))
+        self._executor = None
+        self._limits = None
+
+    def __enter__(self):
+        if self.n_threads > 1:
+            self._limits = threadpool_limits(limits=1, user_api="blas")
+            self._executor = ThreadPoolExecutor(max_workers=self.n_threads)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+            self._limits = None
+
+    def map(self, func, blocks):
+        """Yield ``func(block)`` for each block, in order."""
+        if self._executor is None:
+            for block in blocks:
+                yield func(block)
+            return
+        blocks = iter(blocks)
+        window = 2 * self.n_threads
+        pending = deque(
+            self._executor.submit(func, block) for block in islice(blocks, window)
+        )
+        while pending:
+            result = pending.popleft().result()
+            for block in islice(blocks, 1):
+                pending.append(self._executor.submit(func, block))
+            yield result
+
+
+_workspaces = threading.local()
+
+
+def _workspace(name, n_rows, n_cols, dtype):
+    """A reusable (n_rows, n_cols) buffer private to the calling thread."""
+    size = n_rows * n_cols
+    buffer = getattr(_workspaces, name, None)
+    if buffer is None or buffer.dtype != dtype or buffer.size < size:
+        buffer = np.empty(size, dtype=dtype)
+        setattr(_workspaces, name, buffer)
+    return buffer[:size].reshape(n_rows, n_cols)
+
+
+def _preactivations(X_block, weights, name="Z"):
+    """``X_block @ weights`` as a dense array (a thread-local buffer if dense)."""
+    if sparse.issparse(X_block):
+        return np.asarray(X_block @ weights)
+    out = _workspace(name, X_block.shape[0], weights.shape[1], weights.dtype)
+    return np.matmul(X_block, weights, out=out)
+
+
+def _activations(X_block, weights):
+    """``exp(X_block @ weights)``, overflowing to inf without a warning."""
+    Z = _preactivations(X_block, weights)
+    with np.errstate(over="ignore"):
+        np.exp(Z, out=Z)
+    return Z
+
+
+def initial_parameters(n_features, n_neurons, n_outputs, random_state, dtype, paired):
+    """Draw ``W(0)`` (d, m) with ``N(0, 1)`` entries and signs (m, k) of +-1.
+
+    With ``paired``, neurons ``r`` and ``r + ceil(m / 2)`` share ``w_r(0)``
+    and have opposite signs, so the initial network output is zero (up to
+    the last neuron when ``m`` is odd).
+    """
+    n_drawn = (n_neurons + 1) // 2 if paired else n_neurons
+    weights = random_state.standard_normal((n_features, n_drawn))
+    signs = 2 * random_state.randint(2, size=(n_drawn, n_outputs)) - 1
+    if paired:
+        weights = np.concatenate([weights, weights], axis=1)[:, :n_neurons]
+        signs = np.concatenate([signs, -signs], axis=0)[:n_neurons]
+    return weights.astype(dtype), signs.astype(dtype)
+
+
+def effective_parameters(weights, output_signs, input_scale):
+    """Fold the input scale and 1/sqrt(m) into the small operands.
+
+    Returns ``(weights / input_scale, output_signs / sqrt(m))`` in the dtype of
+    ``weights``; ``output_signs`` is (m, k).
+    """
+    n_neurons = weights.shape[1]
+    dtype = weights.dtype
+    scaled_weights = weights / dtype.type(input_scale)
+    scaled_signs = np.asarray(output_signs, dtype=dtype).reshape(n_neurons, -1)
+    scaled_signs = scaled_signs / dtype.type(np.sqrt(n_neurons))
+    return scaled_weights, scaled_signs
+
+
+def forward(X, weights, output_signs, input_scale, runner):
+    """Network outputs ``F(W, x_i)`` for every row, shape (n, k).
+
+    Rows whose outputs overflow are returned as inf or nan; see
+    :func:`forward_clipped` for the guarded version used for prediction.
+    """
+    W_eff, signs_eff = effective_parameters(weights, output_signs, input_scale)
+
+    def block_outputs(block):
+        E = _activations(X[block], W_eff)
+        with np.errstate(invalid="ignore"):  # inf - inf: flagged by the caller
+            return E @ signs_eff
+
+    blocks = _blocks_for(X, W_eff)
+    outputs = list(runner.map(block_outputs, blocks))
+    if not outputs:
+        return np.zeros((0, signs_eff.shape[1]), dtype=W_eff.dtype)
+    return np.concatenate(outputs, axis=0)
+
+
+def max_safe_preactivation(n_neurons, dtype, output_scale=1.0):
+    """Largest pre-activation for which the network output stays finite.
+
+    With every ``exp(<w_r, x>)`` at most ``exp(z)``, ``|F| <= sqrt(m) exp(z)``;
+    the bound keeps ``|F| * output_scale`` a factor ``e**2`` below the largest
+    float of ``dtype``.
+    """
+    log_max = np.log(np.finfo(dtype).max)
+    return float(
+        log_max - np.log(n_neurons) - np.log(max(1.0, output_scale)) - 2.0
+    )
+
+
+def forward_clipped(X, weights, output_signs, input_scale, runner, max_z):
+    """Network outputs with pre-activations clipped at ``max_z``.
+
+    Rows whose plain outputs are finite are returned unchanged. Rows that
+    overflow are recomputed with every pre-activation ``<w_r, x>`` clipped at
+    ``max_z``, computing ``<w_r, x>`` as ``c * <w_r, x / c>`` with ``c`` the
+    row's largest absolute entry so that it can only overflow to +-inf, never
+    become nan.
+
+    Returns
+    -------
+    outputs : ndarray of shape (n, k)
+    clipped : ndarray of bool of shape (n,)
+        The rows whose outputs were clipped.
+    """
+    outputs = forward(X, weights, output_signs, input_scale, runner)
+    clipped = ~np.isfinite(outputs).all(axis=1)
+    if not clipped.any():
+        return outputs, clipped
+    W_eff, signs_eff = effective_parameters(weights, output_signs, input_scale)
+    rows = X[np.flatnonzero(clipped)]
+    if sparse.issparse(rows):
+        row_max = np.asarray(abs(rows).max(axis=1).todense()).ravel()
+        row_max[row_max == 0] = 1
+        Z = np.asarray(sparse.diags(1 / row_max) @ rows @ W_eff)
+    else:
+        row_max = np.abs(rows).max(axis=1)
+        row_max[row_max == 0] = 1
+        Z = (rows / row_max[:, None]) @ W_eff
+    with np.errstate(over="ignore"):
+        Z *= row_max[:, None].astype(Z.dtype)
+    np.minimum(Z, Z.dtype.type(max_z), out=Z)
+    np.exp(Z, out=Z)
+    outputs[clipped] = Z @ signs_eff
+    return outputs, clipped
+
+
+def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, runner):
+    """Data loss and its gradient with respect to the hidden weights.
+
+    ``L(W) = 1/2 * sum_i s_i * ||F(W, x_i) - y_i||^2`` and
+    ``dL/dw_r = (1/sqrt(m)) * sum_i s_i * <F_i - y_i, a_r> exp(<w_r, x_i>) x_i``
+    (with inputs ``x_i / input_scale``), accumulated over row blocks.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n, d)
+    y : ndarray of shape (n, k)
+    sample_weight : ndarray of shape (n,)
+    weights : ndarray of shape (d, m)
+    output_signs : ndarray of shape (m,) or (m, k)
+    input_scale : float
+    runner : BlockRunner
+
+    Returns
+    -------
+    loss : float
+        In float64; inf or nan when the network overflowed.
+    gradient : ndarray of shape (d, m)
+        In the dtype of ``weights``.
+    """
+    W_eff, signs_eff = effective_parameters(weights, output_signs, input_scale)
+    single_output = signs_eff.shape[1] == 1
+
+    def block_loss_and_gradient(block):
+        # Overflow is not an error here: the caller checks the loss and
+        # gradient for inf and nan and reacts (a smaller step, or a message).
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _block_loss_and_gradient(block)
+
+    def _block_loss_and_gradient(block):
+        X_block = X[block]
+        E = _activations(X_block, W_eff)
+        residual = E @ signs_eff
+        residual -= y[block]
+        weighted = residual * sample_weight[block, None]
+        loss = 0.5 * float(np.vdot(weighted.astype(np.float64), residual))
+        if single_output and not sparse.issparse(X_block):
+            # X_b^T (r a^T o E) = (X_b * r)^T E diag(a): fold r into the
+            # (b, d) operand and a into the (d, m) result instead of making
+            # another pass over the (b, m) activations.
+            return loss, (X_block * weighted).T @ E
+        E *= weighted if single_output else weighted @ signs_eff.T
+        return loss, np.asarray(X_block.T @ E)
+
+    blocks = _blocks_for(X, W_eff)
+    loss = 0.0
+    gradient = np.zeros_like(W_eff)
+    for block_loss, block_gradient in runner.map(block_loss_and_gradient, blocks):
+        loss += block_loss
+        gradient += block_gradient
+    if single_output:
+        gradient *= signs_eff[:, 0]
+    gradient /= W_eff.dtype.type(input_scale)
+    return loss, gradient
+
+
+def ntk_features_transpose_dot(X, weights, vector, runner, sample_weight=None):
+    """``Phi^T v`` for the NTK feature map ``Phi``, as a (d, m) matrix.
+
+    The empirical NTK is ``H(W) = Phi Phi^T`` with the rows
+    ``Phi_i = vec(x_i exp(<w_r, x_i>) / sqrt(m), r = 1..m)``, so that
+    ``H(W)_ij = <x_i, x_j> (1/m) sum_r exp(<w_r, x_i> + <w_r, x_j>)``.
+    With ``sample_weight`` the rows are scaled by ``sqrt(s_i)``.
+    """
+    vector = np.asarray(vector, dtype=weights.dtype)
+    if sample_weight is not None:
+        vector = vector * np.sqrt(sample_weight, dtype=weights.dtype)
+    scale = weights.dtype.type(1 / np.sqrt(weights.shape[1]))
+
+    def block_product(block):
+        X_block = X[block]
+        E = _activations(X_block, weights)
+        if sparse.issparse(X_block):
+            E *= vector[block, None]
+            return np.asarray(X_block.T @ E)
+        return (X_block * vector[block, None]).T @ E
+
+    result = np.zeros_like(weights)
+    for partial in runner.map(block_product, _blocks_for(X, weights)):
+        result += partial
+    result *= scale
+    return result
+
+
+def ntk_features_dot(X, weights, direction, runner, sample_weight=None):
+    """``Phi u`` for a (d, m) direction ``u``, as an (n,) vector (see above)."""
+    direction = np.asarray(direction, dtype=weights.dtype)
+    scale = weights.dtype.type(1 / np.sqrt(weights.shape[1]))
+
+    def block_product(block):
+        X_block = X[block]
+        E = _activations(X_block, weights)
+        E *= _preactivations(X_block, direction, name="ZU")
+        return E.sum(axis=1)
+
+    blocks = _blocks_for(X, weights)
+    result = np.concatenate(list(runner.map(block_product, blocks)) or [[]])
+    result = result.astype(weights.dtype, copy=False) * scale
+    if sample_weight is not None:
+        result *= np.sqrt(sample_weight, dtype=weights.dtype)
+    return result
+
+
+def ntk_weight_space_dot(X, weights, direction, runner, sample_weight=None):
+    """``Phi^T S Phi u`` in one pass over the rows, as a (d, m) matrix.
+
+    ``Phi^T S Phi`` (dm x dm) has the same nonzero eigenvalues as the
+    (weighted) empirical NTK ``S^(1/2) Phi Phi^T S^(1/2)`` (n x n), at the cost
+    of one pass over ``X`` per product instead of two.
+    """
+    direction = np.asarray(direction, dtype=weights.dtype)
+    scale = weights.dtype.type(1 / weights.shape[1])
+
+    def block_product(block):
+        X_block = X[block]
+        E = _activations(X_block, weights)
+        projected = E * _preactivations(X_block, direction, name="ZU")
+        coefficients = projected.sum(axis=1)
+        if sample_weight is not None:
+            coefficients *= sample_weight[block]
+        if sparse.issparse(X_block):
+            E *= coefficients[:, None]
+            return np.asarray(X_block.T @ E)
+        return (X_block * coefficients[:, None]).T @ E
+
+    result = np.zeros_like(weights)
+    for partial in runner.map(block_product, _blocks_for(X, weights)):
+        result += partial
+    result *= scale
+    return result
+
+
+def _blocks_for(X, weights):
+    return row_blocks(X.shape[0], weights.shape[1], weights.dtype)

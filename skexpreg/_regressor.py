@@ -1,0 +1,599 @@
+"""The scikit-learn estimator: validation and orchestration only.
+
+The mathematics lives in :mod:`skexpreg._model`, the optimisation loop in
+:mod:`skexpreg._solvers` and the kernel spectra in :mod:`skexpreg.ntk`.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import effective_n_jobs
+from scipy import sparse
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import row_norms
+from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from skexpreg import _model, _solvers
+from skexpreg.exceptions import DivergenceWarning
+from skexpreg.ntk import _WeightSpaceNTK
+
+
+class ExponentialRegressor(RegressorMixin, BaseEstimator):
+    """Over-parameterised exponential regression trained by gradient descent.
+
+    The two-layer network of Gao, Mahadevan and Song (2023),
+
+    .. math::
+
+        F(W, x) = \\frac{1}{\\sqrt{m}} \\sum_{r=1}^{m} a_r \\exp(\\langle w_r,
+        x \\rangle),
+
+    with output signs :math:`a_r \\in \\{-1, +1\\}` drawn once and never
+    trained, hidden weights :math:`w_r(0) \\sim N(0, I_d)`, and full-batch
+    gradient descent :math:`W(t+1) = W(t) - \\eta \\nabla L(W(t))` on
+
+    .. math::
+
+        L(W) = \\frac{1}{2} \\sum_i s_i (F(W, x_i) - y_i)^2
+        + \\frac{\\alpha}{2} \\|W - W(0)\\|_F^2 .
+
+    Rows are processed in blocks (never the full n x m activation matrix),
+    optionally on several threads; overflow of the exponential is detected
+    in fit (the step is halved) and guarded in predict.
+
+    Parameters
+    ----------
+    n_neurons : int, default=512
+        Number of hidden neurons, the paper's :math:`m`.
+
+    learning_rate : float or "auto", default="auto"
+        Gradient-descent step size :math:`\\eta`. ``"auto"`` uses
+        :math:`\\eta = 1 / (\\lambda_{\\max}(H(W(0))) + \\alpha)`, with
+        :math:`\\lambda_{\\max}` the largest eigenvalue of the (sample-weighted)
+        empirical neural tangent kernel at initialisation: exact for up to
+        1000 samples, otherwise a few Lanczos iterations on kernel-vector
+        products (see :func:`skexpreg.ntk.ntk_eigenvalues`). A step that makes
+        the loss rise or overflow is halved and retried.
+
+    max_iter : int, default=1000
+        Maximum number of gradient-descent steps :math:`T`.
+
+    tol : float, default=1e-6
+        Stop when the relative decrease of the loss in one step,
+        :math:`(L(W(t)) - L(W(t+1))) / L(W(t))`, falls below ``tol``. With
+        ``tol=0`` only ``max_iter`` stops the iteration.
+
+    alpha : float, default=0.3
+        Ridge penalty toward the initial weights, :math:`\\frac{\\alpha}{2}
+        \\|W - W(0)\\|_F^2`, on the same scale as the summed squared error
+        (as in :class:`~sklearn.linear_model.Ridge`). ``0`` is the paper's
+        plain gradient descent, which interpolates label noise when run to
+        convergence. In the lazy regime the fit approaches kernel ridge
+        regression with the NTK and ridge :math:`\\alpha`.
+
+    input_scaling : {"standard", "max_norm"}, float or None, \
+            default="standard"
+        How inputs are mapped before the network sees them, always by an
+        affine map fitted on the training rows (those with positive weight).
+        ``"max_norm"`` divides by the largest training row norm, so that the
+        training rows lie in the unit ball as the theory assumes.
+        ``"standard"`` first standardises each feature (weighted mean and
+        standard deviation; sparse input is only scaled, not centred) and then
+        divides by the largest row norm, so the rows again lie in the unit
+        ball; it makes the model independent of the features' units. A float
+        divides by that number; ``None`` uses the inputs as given (the
+        paper's setting).
+
+    target_scaling : bool, default=True
+        Standardise the targets (weighted mean and standard deviation)
+        before fitting; predictions are mapped back. ``False`` fits the raw
+        targets, as in the paper.
+
+    init : {"paired", "gaussian"}, default="paired"
+        How :math:`W(0)` and the signs :math:`a_r` are drawn. ``"gaussian"``
+        is the paper's: every :math:`w_r(0) \\sim N(0, I_d)` and
+        :math:`a_r = \\pm 1` independently, so the initial network is a random
+        function of order one. ``"paired"`` draws half the neurons that way
+        and gives each a twin with the same :math:`w_r(0)` and the opposite
+        sign, so that :math:`F(W(0), x) = 0` exactly (for odd ``n_neurons`` up
+        to one unpaired neuron) while the signs stay balanced; the NTK at
+        initialisation is that of ``n_neurons / 2`` Gaussian neurons.
+
+    solver : {"gd", "lbfgs"}, default="gd"
+        ``"gd"`` is the paper's full-batch gradient descent with step
+        ``learning_rate``. ``"lbfgs"`` minimises the same loss with
+        :func:`scipy.optimize.minimize` (L-BFGS-B), usually in far fewer
+        gradient evaluations; ``learning_rate`` is then unused.
+
+    n_jobs : int, default=None
+        Number of threads for the row-blocked computations. ``None`` means 1
+        unless in a :func:`joblib.parallel_config` context; ``-1`` means all
+        cores. Results do not depend on it beyond floating-point round-off.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights :math:`W(0)`, the signs :math:`a_r` and the
+        Lanczos start vector. Pass an int for reproducible fits.
+
+    verbose : int, default=0
+        ``1`` prints about ten progress lines per fit, ``2`` one per step.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_features_in_, n_neurons)
+        The trained hidden weights :math:`W(T)`, one column :math:`w_r` per
+        neuron, acting on the scaled inputs
+        ``(X - input_offset_) / input_scale_``.
+
+    initial_weights_ : ndarray of shape (n_features_in_, n_neurons)
+        The initial hidden weights :math:`W(0)`.
+
+    output_signs_ : ndarray of shape (n_neurons,) or (n_neurons, n_outputs_)
+        The fixed output weights :math:`a_r \\in \\{-1, +1\\}`; one column per
+        target when ``y`` is 2-D.
+
+    learning_rate_ : float or None
+        The step size :math:`\\eta` used by the last accepted step (smaller
+        than the initial one if the loss rose and the step was halved);
+        ``None`` for ``solver="lbfgs"``.
+
+    n_iter_ : int
+        Number of accepted gradient-descent steps :math:`T` (L-BFGS
+        iterations for ``solver="lbfgs"``).
+
+    loss_curve_ : list of float
+        The minimised loss :math:`L(W(t))` after each step ``t = 1..n_iter_``,
+        on the scaled targets and including the ridge term.
+
+    initial_loss_ : float
+        :math:`L(W(0))`.
+
+    n_step_reductions_ : int
+        How many times the step was halved because the loss rose or
+        overflowed.
+
+    input_offset_ : ndarray of shape (n_features_in_,)
+        Subtracted from the inputs before scaling (zero unless
+        ``input_scaling="standard"`` on dense input).
+
+    input_scale_ : ndarray of shape (n_features_in_,)
+        The network sees ``(X - input_offset_) / input_scale_``: one divisor
+        per feature (all equal unless ``input_scaling="standard"``).
+
+    target_mean_ : ndarray of shape (n_outputs_,)
+        Subtracted from the targets (0 without ``target_scaling``).
+
+    target_scale_ : ndarray of shape (n_outputs_,)
+        The targets were divided by this (1 without ``target_scaling``).
+
+    n_outputs_ : int
+        Number of targets.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : Multi-layer perceptron regressor.
+    sklearn.kernel_ridge.KernelRidge : Kernel ridge regression, the limit of
+        this model for wide networks with ``alpha > 0``.
+    skexpreg.ntk : The neural tangent kernels of this network.
+
+    References
+    ----------
+    Yeqi Gao, Sridhar Mahadevan and Zhao Song. "An Over-parameterized
+    Exponential Regression." arXiv:2303.16504, 2023.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.model_selection import train_test_split
+    >>> from skexpreg import ExponentialRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> model = ExponentialRegressor(random_state=0).fit(X_train, y_train)
+    >>> model.predict(X_test[:2]).shape
+    (2,)
+    >>> bool(model.score(X_test, y_test) > 0.3)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_neurons": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "input_scaling": [
+            StrOptions({"max_norm", "standard"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
+        "target_scaling": ["boolean"],
+        "init": [StrOptions({"gaussian", "paired"})],
+        "solver": [StrOptions({"gd", "lbfgs"})],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_neurons=512,
+        *,
+        learning_rate="auto",
+        max_iter=1000,
+        tol=1e-6,
+        alpha=0.3,
+        input_scaling="standard",
+        target_scaling=True,
+        init="paired",
+        solver="gd",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_neurons = n_neurons
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.tol = tol
+        self.alpha = alpha
+        self.input_scaling = input_scaling
+        self.target_scaling = target_scaling
+        self.init = init
+        self.solver = solver
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network by full-batch gradient descent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training inputs. float32 input is computed in float32, everything
+            else in float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights :math:`s_i` of the squared errors; integer
+            weights are equivalent to repeating rows.
+
+        Returns
+        -------
+        self : ExponentialRegressor
+            The fitted estimator.
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            multi_output=True,
+            y_numeric=True,
+        )
+        if sparse.issparse(X):
+            X = X.tocsr()
+        dtype = X.dtype
+        Y = np.asarray(y, dtype=dtype).reshape(X.shape[0], -1)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        if (sample_weight < 0).any():
+            raise ValueError("sample_weight must be non-negative.")
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight must contain at least one positive value.")
+        self.n_outputs_ = Y.shape[1]
+
+        X, input_scale = self._fit_input_transform(X, sample_weight)
+        self.target_mean_, self.target_scale_ = self._target_moments(Y, sample_weight)
+        Y = (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+
+        random_state = check_random_state(self.random_state)
+        initial_weights, signs = _model.initial_parameters(
+            X.shape[1],
+            self.n_neurons,
+            self.n_outputs_,
+            random_state,
+            dtype,
+            paired=self.init == "paired",
+        )
+        alpha = float(self.alpha)
+
+        with _model.BlockRunner(effective_n_jobs(self.n_jobs)) as runner:
+
+            def objective(weights):
+                loss, gradient = _model.loss_and_gradient(
+                    X, Y, sample_weight, weights, signs, input_scale, runner
+                )
+                if alpha > 0:
+                    displacement = weights - initial_weights
+                    loss += 0.5 * alpha * float(np.vdot(displacement, displacement))
+                    gradient += dtype.type(alpha) * displacement
+                return loss, gradient
+
+            initial = objective(initial_weights)
+            self._check_initial_loss(initial[0], X, Y, input_scale)
+            if self.solver == "gd":
+                learning_rate, step_bound = self._learning_rate_schedule(
+                    X, input_scale, initial_weights, sample_weight, runner, random_state
+                )
+                result = _solvers.gradient_descent(
+                    objective,
+                    initial_weights,
+                    learning_rate=learning_rate,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    initial=initial,
+                    step_bound=step_bound,
+                    verbose=self.verbose,
+                )
+            else:
+                learning_rate = None
+                result = _solvers.lbfgs(
+                    objective,
+                    initial_weights,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    initial=initial,
+                    verbose=self.verbose,
+                )
+
+        self.weights_ = result.weights
+        self.initial_weights_ = initial_weights
+        self.output_signs_ = signs[:, 0].copy() if y.ndim == 1 else signs
+        self.learning_rate_ = result.learning_rate
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.loss_curve
+        self.initial_loss_ = result.initial_loss
+        self.n_step_reductions_ = len(result.reductions)
+        self._warn_about(result, learning_rate)
+        return self
+
+    def predict(self, X):
+        """Predict with the trained network.
+
+        Inputs so far outside the training range that ``exp(<w_r, x>)`` would
+        overflow get finite predictions from pre-activations clipped at the
+        largest safe value, with a warning naming how many rows were clipped.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+            Predictions, in the dtype of the fitted weights (float64 when
+            either the weights or ``X`` are float64).
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        dtype = np.result_type(X.dtype, self.weights_.dtype)
+        X = X.tocsr() if sparse.issparse(X) else X
+        X, input_scale = self._transform_inputs(X.astype(dtype, copy=False))
+        max_z = _model.max_safe_preactivation(
+            self.n_neurons, dtype, output_scale=float(np.max(self.target_scale_))
+        )
+        with _model.BlockRunner(effective_n_jobs(self.n_jobs)) as runner:
+            outputs, clipped = _model.forward_clipped(
+                X,
+                self.weights_.astype(dtype, copy=False),
+                self.output_signs_,
+                input_scale,
+                runner,
+                max_z,
+            )
+        if clipped.any():
+            warnings.warn(
+                f"{int(clipped.sum())} of {X.shape[0]} rows are so far outside "
+                "the training range that exp(<w_r, x>) overflows "
+                f"{np.dtype(dtype).name}; their pre-activations were clipped at "
+                f"{max_z:.1f}, so their predictions are only bounds of the "
+                "network's (exponentially growing) output.",
+                RuntimeWarning,
+            )
+        outputs *= self.target_scale_.astype(dtype)
+        outputs += self.target_mean_.astype(dtype)
+        return outputs.ravel() if self.output_signs_.ndim == 1 else outputs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _fit_input_transform(self, X, sample_weight):
+        """Fit ``input_offset_`` and ``input_scale_``; return what the model sees.
+
+        Returns ``(X_seen, scale)``: the network sees ``X_seen / scale``. For
+        a uniform scale the division is folded into the weights (``X`` is not
+        copied); ``"standard"`` returns a standardised copy and ``scale=1``.
+        """
+        n_features = X.shape[1]
+        self.input_offset_ = np.zeros(n_features)
+        if self.input_scaling == "standard":
+            offset, spread = _feature_moments(X, sample_weight)
+            self.input_offset_ = offset
+            X = self._standardize(X, offset, spread)
+            norm = _max_row_norm(X[sample_weight > 0])
+            X /= X.dtype.type(norm)
+            self.input_scale_ = spread * norm
+            return X, 1.0
+        if self.input_scaling == "max_norm":
+            scale = _max_row_norm(X[sample_weight > 0])
+        elif self.input_scaling is None:
+            scale = 1.0
+        else:
+            scale = float(self.input_scaling)
+        self.input_scale_ = np.full(n_features, scale)
+        return X, scale
+
+    def _transform_inputs(self, X):
+        """What the fitted network sees: ``(X_seen, scale)`` as above."""
+        if self.input_scaling == "standard":
+            return self._standardize(X, self.input_offset_, self.input_scale_), 1.0
+        return X, float(self.input_scale_[0])
+
+    @staticmethod
+    def _standardize(X, offset, spread):
+        dtype = X.dtype
+        if sparse.issparse(X):  # scale only: centring would densify
+            return (X @ sparse.diags((1 / spread).astype(dtype))).tocsr()
+        return (X - offset.astype(dtype)) / spread.astype(dtype)
+
+    def _target_moments(self, Y, sample_weight):
+        n_outputs = Y.shape[1]
+        if not self.target_scaling:
+            return np.zeros(n_outputs), np.ones(n_outputs)
+        Y64 = Y.astype(np.float64)
+        magnitude = np.abs(Y64).max(axis=0)
+        magnitude[magnitude == 0] = 1.0
+        Y64 = Y64 / magnitude  # keeps squares finite for huge targets
+        mean = np.average(Y64, axis=0, weights=sample_weight)
+        variance = np.average((Y64 - mean) ** 2, axis=0, weights=sample_weight)
+        scale = np.sqrt(variance)
+        scale[~(scale > 1e-12)] = 1.0  # constant target: only centre it
+        return mean * magnitude, scale * magnitude
+
+    def _check_initial_loss(self, loss, X, Y, input_scale):
+        if np.isfinite(loss):
+            return
+        if not np.isfinite(0.5 * float(np.vdot(Y, Y))):
+            raise ValueError(
+                "The squared targets overflow: the loss is not finite. Use "
+                "target_scaling=True (the default) or rescale y."
+            )
+        raise ValueError(
+            "The network overflows at initialisation: exp(<w_r, x>) exceeds the "
+            f"largest {X.dtype.name} for some training rows, so the loss is not "
+            f"finite (input_scaling={self.input_scaling!r}, inputs divided by "
+            f"{input_scale:.3g}). The theory assumes ||x|| <= 1: use "
+            "input_scaling='max_norm' (the default), a larger input_scaling, or "
+            "standardise the features (e.g. StandardScaler in a Pipeline)."
+        )
+
+    def _learning_rate_schedule(
+        self, X, input_scale, weights, sample_weight, runner, random_state
+    ):
+        """Initial step and, for ``"auto"``, a bound that follows the curvature.
+
+        ``"auto"``: ``eta = 1 / (lambda_max(H(W)) + alpha)`` at ``W(0)``;
+        while training, a warm-started power iteration re-estimates
+        ``lambda_max`` so that the step shrinks if the kernel grows.
+        """
+        if self.learning_rate != "auto":
+            return float(self.learning_rate), None
+        kernel = _WeightSpaceNTK(X, sample_weight, runner, input_scale)
+        largest, vector = kernel.largest_eigenpair(weights, random_state)
+        self._check_curvature(largest)
+        state = {"vector": vector}
+
+        def step_bound(current_weights):
+            value, state["vector"] = kernel.refine_largest_eigenpair(
+                current_weights, state["vector"]
+            )
+            self._check_curvature(value)
+            return _inverse_curvature(value + self.alpha)
+
+        return _inverse_curvature(largest + self.alpha), step_bound
+
+    @staticmethod
+    def _check_curvature(largest):
+        if not np.isfinite(largest):
+            raise ValueError(
+                "The largest eigenvalue of the neural tangent kernel is not "
+                "finite, so learning_rate='auto' cannot choose a step; rescale "
+                "the inputs or pass a float learning_rate."
+            )
+
+    def _warn_about(self, result, learning_rate):
+        if result.reductions:
+            first = result.reductions[0]
+            warnings.warn(
+                f"Gradient descent diverged with learning_rate={learning_rate:.3g} "
+                f"({first.reason} at iteration {first.iteration}); the step was "
+                f"halved {len(result.reductions)} time(s), to "
+                f"{result.learning_rate:.3g}. Pass a smaller learning_rate or "
+                "learning_rate='auto' to avoid wasted steps.",
+                DivergenceWarning,
+            )
+        if result.stalled:
+            warnings.warn(
+                "Gradient descent stopped: no step, down to learning_rate="
+                f"{result.learning_rate:.3g}, decreased the loss after iteration "
+                f"{result.n_iter}. The loss may be at round-off level; otherwise "
+                "rescale the inputs.",
+                ConvergenceWarning,
+            )
+        elif not result.converged:
+            warnings.warn(
+                f"Gradient descent reached max_iter={self.max_iter} before the "
+                f"relative decrease of the loss fell below tol={self.tol}. "
+                "Increase max_iter or tol.",
+                ConvergenceWarning,
+            )
+
+
+def _max_row_norm(X):
+    """Largest Euclidean row norm of ``X`` (1.0 if all rows are zero)."""
+    with np.errstate(over="ignore"):
+        norms = row_norms(X)
+    largest = float(norms.max()) if norms.size else 0.0
+    if not np.isfinite(largest):  # the squares overflowed: rescale first
+        magnitude = float(abs(X).max())
+        largest = magnitude * float(row_norms(X / magnitude).max())
+    return largest if largest > 0 else 1.0
+
+
+def _feature_moments(X, sample_weight):
+    """Weighted mean and standard deviation of each column, in float64.
+
+    Sparse ``X`` gets a zero mean (it is scaled, not centred). Constant
+    columns get a standard deviation of 1. Columns are divided by their
+    largest absolute value first, so that the squares cannot overflow.
+    """
+    if sparse.issparse(X):
+        magnitude = abs(X).max(axis=0).toarray().ravel().astype(np.float64)
+    else:
+        magnitude = np.abs(X).max(axis=0).astype(np.float64)
+    magnitude[~(magnitude > 0)] = 1.0
+    if sparse.issparse(X):
+        X = X @ sparse.diags((1 / magnitude).astype(X.dtype))
+        _, variance = mean_variance_axis(X.tocsr(), axis=0, weights=sample_weight)
+        mean = np.zeros(X.shape[1])
+    else:
+        X = X / magnitude
+        mean = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
+        variance = np.average((X - mean) ** 2, axis=0, weights=sample_weight)
+    spread = np.sqrt(np.asarray(variance, dtype=np.float64))
+    spread[~(spread > 0)] = 1.0
+    return mean * magnitude, spread * magnitude
+
+
+def _inverse_curvature(curvature):
+    # Zero curvature means X = 0 and nothing to learn: any step will do.
+    return 1.0 / curvature if curvature > 0 else 1.0

@@ -1,0 +1,217 @@
+"""Optimisation loops, independent of the estimator.
+
+A solver receives ``objective(W) -> (loss, gradient)`` and starting weights
+and returns a :class:`SolverResult`; it knows nothing about the data.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+
+# A step may raise the loss by this relative amount (round-off) and still be
+# accepted; a larger rise means the step is beyond 2 / lambda_max and the
+# iteration would diverge.
+_LOSS_RISE_TOLERANCE = 1e-10
+# After this many halvings of the step the solver gives up on the iteration.
+_MAX_STEP_REDUCTIONS = 60
+
+
+@dataclass
+class StepReduction:
+    """One rejected step: where, why, and the step before and after."""
+
+    iteration: int
+    reason: str
+    old_learning_rate: float
+    new_learning_rate: float
+
+
+@dataclass
+class SolverResult:
+    """What a solver returns.
+
+    ``loss_curve[t]`` is the objective after step ``t + 1``, so
+    ``len(loss_curve) == n_iter``.
+    """
+
+    weights: np.ndarray
+    n_iter: int
+    loss_curve: list
+    learning_rate: float
+    converged: bool
+    initial_loss: float
+    reductions: list = field(default_factory=list)
+    stalled: bool = False
+
+
+def gradient_descent(
+    objective,
+    weights,
+    *,
+    learning_rate,
+    max_iter,
+    tol,
+    initial=None,
+    step_bound=None,
+    step_bound_every=40,
+    verbose=0,
+):
+    """Full-batch gradient descent ``W(t+1) = W(t) - eta * grad L(W(t))``.
+
+    The paper's algorithm, with a safety net: a step whose loss is non-finite,
+    or higher than the current loss, is rejected and retried with half the
+    step size (each such event is recorded in ``reductions``). It stops when
+    the relative decrease of the loss falls below ``tol`` (converged), after
+    ``max_iter`` accepted steps, or when the step has been halved
+    ``_MAX_STEP_REDUCTIONS`` times in a row (``stalled``).
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(W)`` returns ``(loss, gradient)``; loss a float, gradient
+        an array shaped like ``W``.
+    weights : ndarray
+        Starting point ``W(0)``; not modified.
+    learning_rate : float
+        Initial step size ``eta``.
+    max_iter : int
+        Maximum number of accepted steps.
+    tol : float
+        Stop when ``L(W(t)) - L(W(t+1)) < tol * L(W(t))``.
+    initial : tuple of (float, ndarray), default=None
+        ``objective(weights)`` if the caller already has it.
+    step_bound : callable, default=None
+        ``step_bound(W)`` returns the largest step that is stable at ``W``
+        (``1 / curvature``); evaluated every ``step_bound_every`` steps, the
+        step becomes ``min(eta, step_bound(W))``. This follows the curvature
+        as it grows during training, before an unstable direction has grown
+        out of round-off into a visible rise of the loss.
+    step_bound_every : int, default=40
+    verbose : int, default=0
+        0 is silent; 1 prints about ten progress lines; 2 prints every step.
+    """
+    weights = weights.copy()
+    loss, gradient = objective(weights) if initial is None else initial
+    initial_loss = loss
+    eta = float(learning_rate)
+    loss_curve = []
+    reductions = []
+    consecutive_reductions = 0
+    converged = stalled = False
+    start = time.perf_counter()
+    report_every = 1 if verbose > 1 else max(1, max_iter // 10)
+
+    while len(loss_curve) < max_iter:
+        if step_bound is not None and loss_curve and (
+            len(loss_curve) % step_bound_every == 0
+        ):
+            eta = min(eta, step_bound(weights))
+        candidate = weights - weights.dtype.type(eta) * gradient
+        new_loss, new_gradient = objective(candidate)
+        reason = _rejection_reason(loss, new_loss, new_gradient)
+        if reason is not None:
+            if consecutive_reductions == _MAX_STEP_REDUCTIONS:
+                stalled = True
+                break
+            reductions.append(
+                StepReduction(len(loss_curve) + 1, reason, eta, eta / 2)
+            )
+            consecutive_reductions += 1
+            eta /= 2
+            continue
+        consecutive_reductions = 0
+        decrease = loss - new_loss
+        weights, loss, gradient = candidate, new_loss, new_gradient
+        loss_curve.append(loss)
+        n_iter = len(loss_curve)
+        if verbose and (n_iter % report_every == 0 or n_iter == 1):
+            print(
+                f"Iteration {n_iter}, loss = {loss:.6g}, "
+                f"learning rate = {eta:.3g}, "
+                f"elapsed = {time.perf_counter() - start:.2f} s"
+            )
+        if loss == 0 or decrease < tol * (loss + decrease):
+            converged = True
+            break
+
+    return SolverResult(
+        weights=weights,
+        n_iter=len(loss_curve),
+        loss_curve=loss_curve,
+        learning_rate=eta,
+        converged=converged,
+        initial_loss=initial_loss,
+        reductions=reductions,
+        stalled=stalled,
+    )
+
+
+def _rejection_reason(loss, new_loss, new_gradient):
+    if not np.isfinite(new_loss) or not np.isfinite(new_gradient).all():
+        return "the loss or its gradient overflowed"
+    if new_loss > loss * (1 + _LOSS_RISE_TOLERANCE):
+        return "the loss rose"
+    return None
+
+
+def lbfgs(objective, weights, *, max_iter, tol, initial=None, verbose=0):
+    """Limited-memory BFGS (:func:`scipy.optimize.minimize`, ``L-BFGS-B``).
+
+    Uses the same blocked loss and gradient as gradient descent. Points
+    where the network overflows are reported to the line search as a huge
+    finite loss, so that it backtracks instead of failing. Stops after
+    ``max_iter`` iterations, or when the relative decrease of the loss
+    ``(L(k) - L(k+1)) / max(L(k), L(k+1), 1)`` falls below ``tol``.
+    """
+    shape, dtype = weights.shape, weights.dtype
+    evaluations = {}
+    loss_curve = []
+    start = time.perf_counter()
+
+    def fun(flat):
+        loss, gradient = objective(flat.reshape(shape).astype(dtype, copy=False))
+        gradient = gradient.astype(np.float64).ravel()
+        if not np.isfinite(loss) or not np.isfinite(gradient).all():
+            return _OVERFLOW_LOSS, np.zeros_like(gradient)
+        evaluations["last"] = (flat.copy(), loss)
+        return loss, gradient
+
+    def callback(flat):
+        last_flat, last_loss = evaluations["last"]
+        loss = last_loss if np.array_equal(last_flat, flat) else fun(flat)[0]
+        loss_curve.append(loss)
+        if verbose > 1 or (verbose and len(loss_curve) % max(1, max_iter // 10) == 0):
+            print(
+                f"Iteration {len(loss_curve)}, loss = {loss:.6g}, "
+                f"elapsed = {time.perf_counter() - start:.2f} s"
+            )
+
+    initial_loss = objective(weights)[0] if initial is None else initial[0]
+    result = minimize(
+        fun,
+        weights.astype(np.float64).ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        callback=callback,
+        options={
+            "maxiter": max_iter,
+            "maxfun": 4 * max_iter + 20,
+            "ftol": tol,
+            "gtol": 0.0,
+        },
+    )
+    return SolverResult(
+        weights=result.x.reshape(shape).astype(dtype),
+        n_iter=len(loss_curve),
+        loss_curve=loss_curve,
+        learning_rate=None,
+        converged=result.nit < max_iter and result.status == 0,
+        initial_loss=initial_loss,
+    )
+
+
+# What L-BFGS is told when the network overflows: finite, so that its line
+# search backtracks, and larger than any loss worth having.
+_OVERFLOW_LOSS = 1e300

@@ -1,0 +1,408 @@
+"""Neural tangent kernels of the exponential-activation network.
+
+For the network ``F(W, x) = (1/sqrt(m)) sum_r a_r exp(<w_r, x>)`` the
+empirical neural tangent kernel (NTK) at hidden weights ``W`` is
+
+    H(W)(x, x') = <x, x'> (1/m) sum_r exp(<w_r, x> + <w_r, x'>),
+
+and its infinite-width limit (the expectation over ``w ~ N(0, I_d)``) is
+
+    H*(x, x') = <x, x'> exp(||x + x'||^2 / 2).
+
+Gradient descent in the lazy regime contracts the training residual by about
+``1 - eta * lambda_min(H)`` per step and is stable for
+``eta < 2 / lambda_max(H)``: the extreme eigenvalues computed here are what
+``ExponentialRegressor(learning_rate="auto")`` uses to choose its step.
+
+All functions take the inputs the network sees: with the estimator's default
+``input_scaling="max_norm"`` pass ``X / estimator.input_scale_``.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from scipy import linalg
+from scipy.sparse.linalg import LinearOperator, eigsh
+from sklearn import get_config
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.extmath import row_norms, safe_sparse_dot
+
+from skexpreg import _model
+
+__all__ = [
+    "empirical_ntk",
+    "ntk_eigenvalues",
+    "ntk_kernel",
+    "ntk_operator",
+]
+
+# Up to this many rows the kernel matrix is formed and its spectrum computed
+# by a dense symmetric eigensolver; above it, by Lanczos iterations on
+# kernel-vector products.
+_DENSE_MAX_SAMPLES = 1000
+
+
+def _check_inputs(X, Y):
+    X = check_array(X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32))
+    if Y is None:
+        return X, X
+    Y = check_array(Y, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32))
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features but Y has {Y.shape[1]}; "
+            "the kernel needs the same number of features."
+        )
+    return X, Y
+
+
+def _chunk_size(n_other, dtype):
+    """Rows of a block against ``n_other`` columns within ``working_memory``."""
+    working_bytes = get_config()["working_memory"] * 2**20
+    row_bytes = max(1, n_other) * np.dtype(dtype).itemsize
+    return max(1, int(working_bytes // row_bytes))
+
+
+def ntk_kernel(X, Y=None):
+    """Infinite-width NTK ``H*(x, y) = <x, y> exp(||x + y||^2 / 2)``.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Inputs, as the network sees them (the theory assumes
+        ``||x||_2 <= 1``).
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), \
+            default=None
+        Second set of inputs; ``None`` means ``Y = X``.
+
+    Returns
+    -------
+    kernel : ndarray of shape (n_samples_X, n_samples_Y)
+        Computed as ``sign(<x, y>) exp(log|<x, y>| + ||x + y||^2 / 2)`` so that
+        no intermediate overflows unless the entry itself does, in row blocks
+        that keep temporaries within scikit-learn's ``working_memory``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexpreg.ntk import ntk_kernel
+    >>> x = np.array([[0.6, 0.0], [0.0, 0.8]])
+    >>> np.round(ntk_kernel(x), 4)
+    array([[0.7412, 0.    ],
+           [0.    , 2.2513]])
+    """
+    X, Y = _check_inputs(X, Y)
+    dtype = np.result_type(X.dtype, Y.dtype)
+    norms_X = row_norms(X, squared=True)
+    norms_Y = row_norms(Y, squared=True)
+    kernel = np.empty((X.shape[0], Y.shape[0]), dtype=dtype)
+    step = _chunk_size(Y.shape[0], dtype)
+    for start in range(0, X.shape[0], step):
+        rows = slice(start, start + step)
+        inner = np.asarray(safe_sparse_dot(X[rows], Y.T, dense_output=True))
+        half_sq = norms_X[rows, None] + norms_Y[None, :] + 2 * inner
+        np.maximum(half_sq, 0, out=half_sq)  # ||x + y||^2 >= 0 despite round-off
+        half_sq *= 0.5
+        with np.errstate(divide="ignore", over="ignore"):
+            half_sq += np.log(np.abs(inner))
+            np.exp(half_sq, out=half_sq)
+        kernel[rows] = np.sign(inner) * half_sq
+    return kernel
+
+
+def empirical_ntk(X, weights, Y=None):
+    """Empirical NTK ``H(W)(x, y) = <x, y> (1/m) sum_r exp(<w_r, x> + <w_r, y>)``.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+        Inputs, as the network sees them.
+    weights : array-like of shape (n_features, n_neurons)
+        Hidden weights ``W`` (as ``ExponentialRegressor.weights_``).
+    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), \
+            default=None
+        Second set of inputs; ``None`` means ``Y = X``.
+
+    Returns
+    -------
+    kernel : ndarray of shape (n_samples_X, n_samples_Y)
+        Accumulated over blocks of neurons and rows, so that no activation
+        matrix larger than scikit-learn's ``working_memory`` is formed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexpreg.ntk import empirical_ntk
+    >>> x = np.array([[0.6, 0.0], [0.0, 0.8]])
+    >>> empirical_ntk(x, np.zeros((2, 3)))  # exp(0) = 1: the linear kernel
+    array([[0.36, 0.  ],
+           [0.  , 0.64]])
+    """
+    X, Y = _check_inputs(X, Y)
+    weights = _check_weights(weights, X)
+    dtype = weights.dtype
+    n_neurons = weights.shape[1]
+    kernel = np.zeros((X.shape[0], Y.shape[0]), dtype=dtype)
+    neuron_step = _chunk_size(Y.shape[0], dtype)
+    for first in range(0, n_neurons, neuron_step):
+        neurons = weights[:, first : first + neuron_step]
+        with np.errstate(over="ignore"):
+            E_Y = np.exp(np.asarray(safe_sparse_dot(Y, neurons, dense_output=True)))
+        row_step = _chunk_size(neurons.shape[1], dtype)
+        for start in range(0, X.shape[0], row_step):
+            rows = slice(start, start + row_step)
+            with np.errstate(over="ignore"):
+                E_X = np.exp(
+                    np.asarray(safe_sparse_dot(X[rows], neurons, dense_output=True))
+                )
+            kernel[rows] += E_X @ E_Y.T
+    kernel *= np.asarray(safe_sparse_dot(X, Y.T, dense_output=True))
+    kernel /= n_neurons
+    return kernel
+
+
+def _check_weights(weights, X):
+    weights = check_array(weights, dtype=(np.float64, np.float32))
+    if weights.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"weights has {weights.shape[0]} rows but X has {X.shape[1]} features; "
+            "weights must be (n_features, n_neurons)."
+        )
+    return weights.astype(np.result_type(weights.dtype, X.dtype), copy=False)
+
+
+def ntk_operator(X, weights=None, *, sample_weight=None):
+    """The (weighted) NTK as a :class:`~scipy.sparse.linalg.LinearOperator`.
+
+    Kernel-vector products are computed without forming the kernel matrix:
+    for the empirical kernel through the feature map ``Phi`` with
+    ``H(W) = Phi Phi^T`` (two passes over ``X``, memory O(block x m)); for the
+    infinite-width kernel (``weights=None``) block row by block row (memory
+    O(block x n)).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Inputs, as the network sees them.
+    weights : array-like of shape (n_features, n_neurons), default=None
+        Hidden weights for the empirical kernel ``H(W)``; ``None`` for the
+        infinite-width kernel ``H*``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights ``s``; the operator is then
+        ``S^(1/2) H S^(1/2)``, whose spectrum governs gradient descent on the
+        weighted loss.
+
+    Returns
+    -------
+    operator : LinearOperator of shape (n_samples, n_samples)
+        Symmetric positive semi-definite, dtype float64.
+    """
+    X, _ = _check_inputs(X, None)
+    root_weight = _root_sample_weight(sample_weight, X)
+    n_samples = X.shape[0]
+
+    if weights is None:
+        step = _chunk_size(n_samples, X.dtype)
+
+        def matvec(v):
+            v = np.ravel(v) * root_weight
+            out = np.empty(n_samples)
+            for start in range(0, n_samples, step):
+                rows = slice(start, start + step)
+                out[rows] = ntk_kernel(X[rows], X) @ v
+            return out * root_weight
+
+    else:
+        weights = _check_weights(weights, X)
+
+        def matvec(v):
+            v = np.ravel(v) * root_weight
+            with _model.BlockRunner() as runner:
+                U = _model.ntk_features_transpose_dot(X, weights, v, runner)
+                out = _model.ntk_features_dot(X, weights, U, runner)
+            return out.astype(np.float64) * root_weight
+
+    return LinearOperator(
+        (n_samples, n_samples), matvec=matvec, rmatvec=matvec, dtype=np.float64
+    )
+
+
+def _root_sample_weight(sample_weight, X):
+    if sample_weight is None:
+        return np.ones(X.shape[0])
+    sample_weight = check_array(sample_weight, ensure_2d=False, dtype=np.float64)
+    if sample_weight.shape != (X.shape[0],):
+        raise ValueError(
+            f"sample_weight has shape {sample_weight.shape}, expected "
+            f"({X.shape[0]},)."
+        )
+    if (sample_weight < 0).any():
+        raise ValueError("sample_weight must be non-negative.")
+    return np.sqrt(sample_weight)
+
+
+def ntk_eigenvalues(
+    X,
+    weights=None,
+    *,
+    sample_weight=None,
+    method="auto",
+    tol=1e-6,
+    max_iter=None,
+    random_state=None,
+):
+    """Smallest and largest eigenvalue of the NTK on ``X``.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Inputs, as the network sees them.
+    weights : array-like of shape (n_features, n_neurons), default=None
+        Hidden weights for the empirical kernel ``H(W)``; ``None`` for the
+        infinite-width kernel ``H*``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights ``s``: the spectrum of ``S^(1/2) H S^(1/2)``.
+    method : {"auto", "dense", "iterative"}, default="auto"
+        ``"dense"`` forms the kernel matrix and uses a symmetric dense
+        eigensolver (exact; O(n^2) memory). ``"iterative"`` runs Lanczos
+        (:func:`scipy.sparse.linalg.eigsh`) on :func:`ntk_operator`, never
+        forming the matrix. ``"auto"`` is dense up to 1000 samples.
+    tol : float, default=1e-6
+        Relative accuracy of the iterative eigenvalues.
+    max_iter : int, default=None
+        Lanczos iteration cap (ARPACK's default when None). The smallest
+        eigenvalue of a kernel matrix is usually clustered with others near
+        zero, so it needs many more iterations than the largest.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the Lanczos start vector.
+
+    Returns
+    -------
+    lambda_min, lambda_max : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexpreg.ntk import ntk_eigenvalues
+    >>> x = np.array([[0.6, 0.0], [0.0, 0.8]])
+    >>> [round(v, 4) for v in ntk_eigenvalues(x)]
+    [0.7412, 2.2513]
+    """
+    X, _ = _check_inputs(X, None)
+    if method not in ("auto", "dense", "iterative"):
+        raise ValueError(
+            f"method must be 'auto', 'dense' or 'iterative', got {method!r}."
+        )
+    if max_iter is not None and (
+        not isinstance(max_iter, Integral) or max_iter < 1
+    ):
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
+    n_samples = X.shape[0]
+    if method == "dense" or (method == "auto" and n_samples <= _DENSE_MAX_SAMPLES):
+        kernel = _weighted_kernel_matrix(X, weights, sample_weight)
+        eigenvalues = linalg.eigvalsh(kernel)
+        return float(eigenvalues[0]), float(eigenvalues[-1])
+    operator = ntk_operator(X, weights, sample_weight=sample_weight)
+    v0 = check_random_state(random_state).uniform(-1, 1, size=n_samples)
+    (lambda_max,) = eigsh(
+        operator, k=1, which="LA", tol=tol, maxiter=max_iter, v0=v0,
+        return_eigenvectors=False,
+    )
+    (lambda_min,) = eigsh(
+        operator, k=1, which="SA", tol=tol, maxiter=max_iter, v0=v0,
+        return_eigenvectors=False,
+    )
+    return float(lambda_min), float(lambda_max)
+
+
+def _weighted_kernel_matrix(X, weights, sample_weight):
+    if weights is None:
+        kernel = ntk_kernel(X)
+    else:
+        kernel = empirical_ntk(X, weights)
+    root_weight = _root_sample_weight(sample_weight, X)
+    return kernel.astype(np.float64) * np.outer(root_weight, root_weight)
+
+
+class _WeightSpaceNTK:
+    """The weighted NTK of the network on ``X / input_scale``, in weight space.
+
+    ``Phi^T S Phi`` (a (d m) x (d m) operator on (d, m) matrices) has the
+    nonzero spectrum of the weighted empirical NTK ``S^(1/2) H(W) S^(1/2)``,
+    costs one pass over ``X`` per product, and its vectors have a length that
+    does not depend on the number of rows. The input scale is folded into
+    the small operands: ``Phi`` of ``X / s`` at ``W`` is ``1/s`` times
+    ``Phi`` of ``X`` at ``W / s``. This is what the estimator's
+    ``learning_rate="auto"`` uses, at initialisation and while it trains.
+    """
+
+    def __init__(self, X, sample_weight, runner, input_scale=1.0):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.runner = runner
+        self.input_scale = float(input_scale)
+
+    def dot(self, weights, direction):
+        s = self.input_scale
+        product = _model.ntk_weight_space_dot(
+            self.X,
+            weights / weights.dtype.type(s),
+            direction / s,
+            self.runner,
+            sample_weight=self.sample_weight,
+        )
+        return product / product.dtype.type(s)
+
+    def largest_eigenpair(self, weights, random_state, tol=1e-3):
+        """``(lambda_max, unit (d, m) eigenvector)`` at ``weights``.
+
+        Exact (dense) up to 1000 rows, mapping the kernel's top eigenvector
+        ``v`` to weight space as ``Phi^T S^(1/2) v``; Lanczos above.
+        """
+        X, s = self.X, self.input_scale
+        shape = weights.shape
+        if X.shape[0] <= _DENSE_MAX_SAMPLES:
+            kernel = _weighted_kernel_matrix(X / s, weights, self.sample_weight)
+            last = len(kernel) - 1
+            values, vectors = linalg.eigh(kernel, subset_by_index=[last, last])
+            vector = _model.ntk_features_transpose_dot(
+                X,
+                weights / weights.dtype.type(s),
+                vectors[:, 0],
+                self.runner,
+                sample_weight=self.sample_weight,
+            )
+            return float(values[0]), _unit(vector / vector.dtype.type(s))
+
+        def matvec(u):
+            u = np.reshape(u, shape).astype(weights.dtype, copy=False)
+            return self.dot(weights, u).ravel().astype(np.float64)
+
+        size = shape[0] * shape[1]
+        if size <= 64:  # too small for Lanczos: form the dm x dm matrix instead
+            gram = np.column_stack([matvec(column) for column in np.eye(size)])
+            values, vectors = linalg.eigh((gram + gram.T) / 2)
+            return float(values[-1]), _unit(vectors[:, -1].reshape(shape))
+        operator = LinearOperator((size, size), matvec=matvec, dtype=np.float64)
+        v0 = check_random_state(random_state).uniform(-1, 1, size=size)
+        values, vectors = eigsh(operator, k=1, which="LA", tol=tol, v0=v0)
+        return float(values[0]), _unit(vectors[:, 0].reshape(shape))
+
+    def refine_largest_eigenpair(self, weights, vector, n_steps=2):
+        """Power iteration warm-started at ``vector``: ``(Rayleigh quotient, u)``.
+
+        The Rayleigh quotient is a lower bound of ``lambda_max`` that is close
+        to it when ``vector`` is close to the top eigenvector, as it is when
+        the weights have moved little since ``vector`` was computed.
+        """
+        vector = _unit(vector.astype(weights.dtype, copy=False))
+        value = 0.0
+        for _ in range(n_steps):
+            product = self.dot(weights, vector)
+            value = float(np.vdot(vector, product))
+            vector = _unit(product)
+        return value, vector
+
+
+def _unit(vector):
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm > 0 else vector

@@ -1,0 +1,304 @@
+"""ExponentialRegressor: behaviour a scikit-learn user relies on."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy import sparse
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.datasets import make_friedman1
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skexpreg import DivergenceWarning, ExponentialRegressor
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_friedman1(n_samples=120, n_features=5, noise=0.1, random_state=0)
+    return X, y
+
+
+def _fast(**params):
+    params = {"n_neurons": 32, "max_iter": 50, "random_state": 0, **params}
+    return ExponentialRegressor(**params)
+
+
+def _fit_quietly(model, X, y, **fit_params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y, **fit_params)
+
+
+def test_fit_learns_and_records_history(data):
+    X, y = data
+    model = _fit_quietly(_fast(max_iter=200), X, y)
+    assert model.score(X, y) > 0.8
+    assert model.weights_.shape == (5, 32)
+    assert model.initial_weights_.shape == (5, 32)
+    assert set(np.unique(model.output_signs_)) == {-1.0, 1.0}
+    assert len(model.loss_curve_) == model.n_iter_
+    assert model.loss_curve_[-1] < 0.2 * model.initial_loss_
+    assert np.all(np.diff(model.loss_curve_) <= 0)
+    assert model.learning_rate_ > 0
+
+
+@pytest.mark.parametrize("n_jobs", [2, -1])
+def test_n_jobs_does_not_change_the_fit(data, n_jobs):
+    X, y = data
+    with config_context(working_memory=0.005):  # several blocks
+        serial = _fit_quietly(_fast(), X, y)
+        threaded = _fit_quietly(_fast(n_jobs=n_jobs), X, y)
+    assert_allclose(threaded.weights_, serial.weights_, rtol=1e-9)
+    assert_allclose(threaded.predict(X), serial.predict(X), rtol=1e-9)
+
+
+def test_working_memory_does_not_change_the_fit(data):
+    X, y = data
+    unblocked = _fit_quietly(_fast(), X, y)
+    with config_context(working_memory=1e-5):  # one row per block
+        blocked = _fit_quietly(_fast(), X, y)
+        blocked_prediction = blocked.predict(X)
+    assert_allclose(blocked.weights_, unblocked.weights_, rtol=1e-9)
+    assert_allclose(blocked_prediction, unblocked.predict(X), rtol=1e-9)
+
+
+def test_float32_is_computed_in_float32_and_agrees_with_float64(data):
+    X, y = data
+    single = _fit_quietly(_fast(), X.astype(np.float32), y)
+    double = _fit_quietly(_fast(), X, y)
+    assert single.weights_.dtype == np.float32
+    assert single.predict(X.astype(np.float32)).dtype == np.float32
+    assert_allclose(
+        single.predict(X.astype(np.float32)), double.predict(X), rtol=1e-3, atol=1e-3
+    )
+
+
+@pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csc_matrix])
+@pytest.mark.parametrize("input_scaling", ["max_norm", "standard"])
+def test_sparse_input_agrees_with_dense(data, container, input_scaling):
+    X, y = data
+    X = X.copy()
+    X[X < 0.5] = 0  # genuinely sparse
+    if input_scaling == "standard":
+        X = X - X.mean(axis=0) * 0  # sparse "standard" scales without centring
+    dense = _fit_quietly(_fast(input_scaling=input_scaling), X, y)
+    sparse_fit = _fit_quietly(_fast(input_scaling=input_scaling), container(X), y)
+    if input_scaling == "standard":
+        # Dense input is centred, sparse is not: compare against a model
+        # that sees the same uncentred inputs instead.
+        assert_allclose(sparse_fit.input_offset_, 0)
+        assert np.isfinite(sparse_fit.predict(container(X))).all()
+        return
+    assert_allclose(sparse_fit.weights_, dense.weights_, rtol=1e-9)
+    assert_allclose(sparse_fit.predict(container(X)), dense.predict(X), rtol=1e-9)
+
+
+def test_pipeline_with_standard_scaler(data):
+    X, y = data
+    pipe = make_pipeline(StandardScaler(), _fast(max_iter=200))
+    _fit_quietly(pipe, X, y)
+    assert pipe.score(X, y) > 0.8
+
+
+def test_grid_search_over_neurons_and_learning_rate(data):
+    X, y = data
+    search = GridSearchCV(
+        _fast(),
+        {"n_neurons": [8, 32], "learning_rate": ["auto", 1e-3]},
+        cv=3,
+    )
+    _fit_quietly(search, X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_params_["learning_rate"] in ("auto", 1e-3)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_clone_and_pickle_round_trip(data):
+    X, y = data
+    model = _fit_quietly(_fast(), X, y)
+    cloned = clone(model)
+    assert cloned.get_params() == model.get_params()
+    assert not hasattr(cloned, "weights_")
+    restored = pickle.loads(pickle.dumps(model))
+    assert_allclose(restored.predict(X), model.predict(X))
+
+
+def test_same_random_state_same_fit(data):
+    X, y = data
+    first = _fit_quietly(_fast(), X, y)
+    second = _fit_quietly(_fast(), X, y)
+    assert_allclose(first.predict(X), second.predict(X))
+
+
+def test_paired_initialisation_starts_from_the_zero_network(data):
+    X, y = data
+    model = _fit_quietly(_fast(init="paired", max_iter=1), X, y)
+    # With F(W(0)) = 0 the initial loss is half the sum of squared
+    # standardised targets, i.e. n / 2.
+    assert_allclose(model.initial_loss_, len(y) / 2, rtol=1e-12)
+
+
+def test_multi_output_shapes(data):
+    X, y = data
+    Y = np.column_stack([y, -2 * y])
+    model = _fit_quietly(_fast(), X, Y)
+    assert model.predict(X).shape == (len(y), 2)
+    assert model.output_signs_.shape == (32, 2)
+    assert _fit_quietly(_fast(), X, y).predict(X).shape == (len(y),)
+
+
+# --- numerics ---------------------------------------------------------------
+
+
+def test_too_large_learning_rate_recovers_and_warns(data):
+    X, y = data
+    model = _fast(learning_rate=1e3, max_iter=30)
+    with pytest.warns(DivergenceWarning, match="learning_rate=1e\\+03"):
+        model.fit(X, y)
+    assert model.learning_rate_ < 1e3
+    assert model.n_step_reductions_ > 0
+    assert np.isfinite(model.predict(X)).all()
+    assert model.loss_curve_[-1] < model.initial_loss_
+
+
+def test_huge_raw_inputs_without_scaling_raise_a_clear_error(data):
+    X, y = data
+    with pytest.raises(ValueError, match="overflows at initialisation.*input_scaling"):
+        _fast(input_scaling=None).fit(X * 1e4, y)
+
+
+@pytest.mark.parametrize("input_scaling", ["max_norm", "standard"])
+def test_huge_raw_inputs_with_scaling_fit_fine(data, input_scaling):
+    X, y = data
+    model = _fit_quietly(_fast(input_scaling=input_scaling), X * 1e200, y)
+    small = _fit_quietly(_fast(input_scaling=input_scaling), X, y)
+    assert_allclose(model.predict(X * 1e200), small.predict(X), rtol=1e-6)
+
+
+def test_inputs_far_outside_training_range_give_finite_predictions(data):
+    X, y = data
+    model = _fit_quietly(_fast(), X, y)
+    far = np.vstack([X[:3], X[:2] * 1e6, -X[:2] * 1e300])
+    with pytest.warns(RuntimeWarning, match="4 of 7 rows .* clipped"):
+        predictions = model.predict(far)
+    assert np.isfinite(predictions).all()
+    assert_allclose(predictions[:3], model.predict(X[:3]))
+
+
+def test_huge_targets_are_standardised(data):
+    X, y = data
+    model = _fit_quietly(_fast(), X, y * 1e300)
+    reference = _fit_quietly(_fast(), X, y)
+    assert_allclose(model.predict(X) / 1e300, reference.predict(X), rtol=1e-6)
+
+
+def test_huge_targets_without_scaling_raise_a_clear_error(data):
+    X, y = data
+    with pytest.raises(ValueError, match="target_scaling=True"):
+        _fast(target_scaling=False).fit(X, y * 1e300)
+
+
+def test_float32_overflow_guard(data):
+    X, y = data
+    X32 = X.astype(np.float32)
+    model = _fit_quietly(_fast(), X32, y)
+    with pytest.warns(RuntimeWarning, match="float32"):
+        predictions = model.predict(X32 * np.float32(1e4))
+    assert np.isfinite(predictions).all()
+
+
+# --- bad input ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.nan, "NaN"),
+        (np.inf, "infinity"),
+    ],
+)
+def test_non_finite_inputs_are_rejected(data, bad, message):
+    X, y = data
+    X = X.copy()
+    X[3, 1] = bad
+    with pytest.raises(ValueError, match=message):
+        _fast().fit(X, y)
+    model = _fit_quietly(_fast(), data[0], y)
+    with pytest.raises(ValueError, match=message):
+        model.predict(X)
+
+
+def test_non_finite_targets_are_rejected(data):
+    X, y = data
+    y = y.copy()
+    y[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _fast().fit(X, y)
+
+
+def test_strings_are_rejected(data):
+    X, y = data
+    X = X.astype(object)
+    X[0, 0] = "a"
+    with pytest.raises(ValueError, match="could not convert string"):
+        _fast().fit(X, y)
+
+
+def test_empty_arrays_are_rejected():
+    with pytest.raises(ValueError, match="0 sample"):
+        _fast().fit(np.empty((0, 3)), np.empty(0))
+
+
+def test_wrong_number_of_features_at_predict(data):
+    X, y = data
+    model = _fit_quietly(_fast(), X, y)
+    with pytest.raises(ValueError, match="5 features"):
+        model.predict(X[:, :3])
+
+
+def test_predict_before_fit():
+    with pytest.raises(NotFittedError):
+        _fast().predict(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_neurons": 0}, "n_neurons"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"learning_rate": "fast"}, "learning_rate"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"tol": -1e-3}, "tol"),
+        ({"alpha": -1.0}, "alpha"),
+        ({"input_scaling": "minmax"}, "input_scaling"),
+        ({"input_scaling": 0.0}, "input_scaling"),
+        ({"init": "zeros"}, "init"),
+        ({"target_scaling": "yes"}, "target_scaling"),
+    ],
+)
+def test_invalid_parameters_are_rejected(data, params, message):
+    X, y = data
+    with pytest.raises(ValueError, match=message):
+        _fast(**params).fit(X, y)
+
+
+def test_negative_or_all_zero_sample_weight_is_rejected(data):
+    X, y = data
+    with pytest.raises(ValueError, match="non-negative|negative"):
+        _fast().fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="positive|zero"):
+        _fast().fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+def test_integer_sample_weight_equals_repeated_rows(data):
+    X, y = data
+    weights = np.random.RandomState(0).randint(0, 3, size=len(y))
+    weighted = _fit_quietly(_fast(), X, y, sample_weight=weights)
+    repeated = _fit_quietly(_fast(), np.repeat(X, weights, 0), np.repeat(y, weights))
+    assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-7)
