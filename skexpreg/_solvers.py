@@ -63,7 +63,8 @@ def gradient_descent(
     The paper's algorithm, with a safety net: a step whose loss is non-finite,
     or higher than the current loss, is rejected and retried with half the
     step size (each such event is recorded in ``reductions``). It stops when
-    the relative decrease of the loss falls below ``tol`` (converged), after
+    the relative decrease of the loss falls below ``tol`` or the loss cannot
+    decrease below its round-off level (converged), after
     ``max_iter`` accepted steps, or when the step has been halved
     ``_MAX_STEP_REDUCTIONS`` times in a row (``stalled``).
 
@@ -95,6 +96,9 @@ def gradient_descent(
     weights = weights.copy()
     loss, gradient = objective(weights) if initial is None else initial
     initial_loss = loss
+    # Below this the loss is round-off: residuals carry an absolute error of
+    # about eps * |y|, so the computed loss is only known to ~eps**2 * L(0).
+    noise_floor = (64 * np.finfo(weights.dtype).eps) ** 2 * initial_loss
     eta = float(learning_rate)
     loss_curve = []
     reductions = []
@@ -111,6 +115,9 @@ def gradient_descent(
         candidate = weights - weights.dtype.type(eta) * gradient
         new_loss, new_gradient = objective(candidate)
         reason = _rejection_reason(loss, new_loss, new_gradient)
+        if reason is not None and new_loss <= noise_floor:
+            converged = True  # the loss is at round-off level: nothing to gain
+            break
         if reason is not None:
             if consecutive_reductions == _MAX_STEP_REDUCTIONS:
                 stalled = True

@@ -18,6 +18,7 @@ All functions take the inputs the network sees: with the estimator's default
 ``input_scaling="max_norm"`` pass ``X / estimator.input_scale_``.
 """
 
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -26,11 +27,14 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn import get_config
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skexpreg import _model
 
 __all__ = [
+    "NTKDiagnostics",
     "empirical_ntk",
+    "ntk_diagnostics",
     "ntk_eigenvalues",
     "ntk_kernel",
     "ntk_operator",
@@ -321,6 +325,153 @@ def _weighted_kernel_matrix(X, weights, sample_weight):
         kernel = empirical_ntk(X, weights)
     root_weight = _root_sample_weight(sample_weight, X)
     return kernel.astype(np.float64) * np.outer(root_weight, root_weight)
+
+
+@dataclass(frozen=True)
+class NTKDiagnostics:
+    """How a fitted :class:`~skexpreg.ExponentialRegressor` relates to the theory.
+
+    Every kernel quantity is computed on the inputs the network saw (after
+    ``input_scaling``), for the sample-weighted kernel ``S^(1/2) H S^(1/2)``.
+
+    Attributes
+    ----------
+    lambda_min_initial, lambda_max_initial : float
+        Extreme eigenvalues of the empirical NTK at ``W(0)``.
+    lambda_min_final, lambda_max_final : float
+        Extreme eigenvalues of the empirical NTK at ``W(T)``.
+    kernel_drift : float
+        ``||H(W(T)) - H(W(0))||_2 / ||H(W(0))||_2`` (spectral norms): small in
+        the lazy regime.
+    max_weight_movement : float
+        ``max_r ||w_r(T) - w_r(0)||_2``: shrinks as ``n_neurons`` grows in the
+        lazy regime.
+    learning_rate : float or None
+        The final step size ``eta`` (None for ``solver="lbfgs"``).
+    n_iter : int
+        Number of steps ``T``.
+    observed_residual_contraction : float
+        ``(L(W(T)) / L(W(0)))^(1 / (2 T))``: the average factor by which the
+        training residual norm shrank per step (the loss is its square).
+    predicted_residual_contraction : float or None
+        ``1 - eta * (lambda_min_initial + alpha)``: the worst-case per-step
+        contraction of the residual predicted by the lazy-regime analysis.
+        The observed average is usually smaller (faster), because most of the
+        residual lies along larger eigenvalues; it should not be larger.
+    """
+
+    lambda_min_initial: float
+    lambda_max_initial: float
+    lambda_min_final: float
+    lambda_max_final: float
+    kernel_drift: float
+    max_weight_movement: float
+    learning_rate: float | None
+    n_iter: int
+    observed_residual_contraction: float
+    predicted_residual_contraction: float | None
+
+    def __repr__(self):
+        def fmt(value):
+            return "n/a" if value is None else f"{value:.6g}"
+
+        rows = [
+            ("lambda_min(H(W(0)))", self.lambda_min_initial),
+            ("lambda_max(H(W(0)))", self.lambda_max_initial),
+            ("lambda_min(H(W(T)))", self.lambda_min_final),
+            ("lambda_max(H(W(T)))", self.lambda_max_final),
+            ("kernel drift ||H(T)-H(0)||/||H(0)||", self.kernel_drift),
+            ("max_r ||w_r(T) - w_r(0)||", self.max_weight_movement),
+            ("learning rate eta", self.learning_rate),
+            ("steps T", self.n_iter),
+            ("observed residual contraction/step", self.observed_residual_contraction),
+            ("predicted 1 - eta*lambda_min", self.predicted_residual_contraction),
+        ]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"  {name:<{width}}  {fmt(value)}" for name, value in rows]
+        return "NTKDiagnostics(\n" + "\n".join(lines) + "\n)"
+
+
+def ntk_diagnostics(estimator, X, sample_weight=None, *, method="auto",
+                    tol=1e-6, max_iter=None, random_state=None):
+    """Kernel spectra, kernel drift and weight movement of a fitted estimator.
+
+    Parameters
+    ----------
+    estimator : ExponentialRegressor
+        A fitted estimator.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training inputs (raw: the estimator's input scaling is applied).
+    sample_weight : array-like of shape (n_samples,), default=None
+        The training sample weights.
+    method, tol, max_iter, random_state
+        As in :func:`ntk_eigenvalues`; ``"dense"`` (the default up to 1000
+        samples) forms the two kernel matrices.
+
+    Returns
+    -------
+    diagnostics : NTKDiagnostics
+    """
+    check_is_fitted(estimator)
+    X = validate_data(
+        estimator,
+        X,
+        accept_sparse=("csr", "csc"),
+        dtype=(np.float64, np.float32),
+        reset=False,
+    )
+    X_seen, scale = estimator._transform_inputs(X)
+    X_seen = X_seen / scale
+    initial, final = estimator.initial_weights_, estimator.weights_
+    options = dict(sample_weight=sample_weight, method=method, tol=tol,
+                   max_iter=max_iter, random_state=random_state)
+    lambda_min_0, lambda_max_0 = ntk_eigenvalues(X_seen, initial, **options)
+    lambda_min_t, lambda_max_t = ntk_eigenvalues(X_seen, final, **options)
+    drift = _relative_kernel_drift(X_seen, initial, final, **options)
+    movement = float(np.sqrt(((final - initial) ** 2).sum(axis=0)).max())
+    n_iter = estimator.n_iter_
+    final_loss = estimator.loss_curve_[-1] if n_iter else estimator.initial_loss_
+    ratio = final_loss / estimator.initial_loss_ if estimator.initial_loss_ else 0.0
+    observed = float(ratio ** (1 / (2 * n_iter))) if n_iter else 1.0
+    eta = estimator.learning_rate_
+    predicted = None if eta is None else 1 - eta * (lambda_min_0 + estimator.alpha)
+    return NTKDiagnostics(
+        lambda_min_initial=lambda_min_0,
+        lambda_max_initial=lambda_max_0,
+        lambda_min_final=lambda_min_t,
+        lambda_max_final=lambda_max_t,
+        kernel_drift=drift,
+        max_weight_movement=movement,
+        learning_rate=eta,
+        n_iter=n_iter,
+        observed_residual_contraction=observed,
+        predicted_residual_contraction=predicted,
+    )
+
+
+def _relative_kernel_drift(X, initial, final, *, sample_weight, method, tol,
+                           max_iter, random_state):
+    """``||H(final) - H(initial)||_2 / ||H(initial)||_2`` for the weighted kernel."""
+    n_samples = X.shape[0]
+    if method == "dense" or (method == "auto" and n_samples <= _DENSE_MAX_SAMPLES):
+        kernel_0 = _weighted_kernel_matrix(X, initial, sample_weight)
+        kernel_t = _weighted_kernel_matrix(X, final, sample_weight)
+        return float(
+            np.abs(linalg.eigvalsh(kernel_t - kernel_0)).max()
+            / np.abs(linalg.eigvalsh(kernel_0)).max()
+        )
+    before = ntk_operator(X, initial, sample_weight=sample_weight)
+    after = ntk_operator(X, final, sample_weight=sample_weight)
+    difference = LinearOperator(
+        (n_samples, n_samples),
+        matvec=lambda v: after.matvec(v) - before.matvec(v),
+        dtype=np.float64,
+    )
+    v0 = check_random_state(random_state).uniform(-1, 1, size=n_samples)
+    options = dict(k=1, tol=tol, maxiter=max_iter, v0=v0, return_eigenvectors=False)
+    (numerator,) = eigsh(difference, which="LM", **options)
+    (denominator,) = eigsh(before, which="LA", **options)
+    return float(abs(numerator) / denominator)
 
 
 class _WeightSpaceNTK:
