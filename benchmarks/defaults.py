@@ -67,8 +67,10 @@ def datasets(quick):
     frame = pd.read_csv(CALIFORNIA)
     y = frame.pop("median_house_value").to_numpy()
     preprocess = make_column_transformer(
-        (OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-         ["ocean_proximity"]),
+        (
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+            ["ocean_proximity"],
+        ),
         remainder=SimpleImputer(strategy="median"),
     )
     yield "california", frame, y, preprocess
@@ -118,8 +120,10 @@ def main():
             score, n_iter, elapsed = evaluate(
                 pipeline, X_train, X_test, y_train, y_test
             )
-            print(f"{name:<11} {label:<34} {score:>7} {n_iter!s:>6} {elapsed:>8}",
-                  flush=True)
+            print(
+                f"{name:<11} {label:<34} {score:>7} {n_iter!s:>6} {elapsed:>8}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

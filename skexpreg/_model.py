@@ -22,7 +22,7 @@ from itertools import islice
 import numpy as np
 from scipy import sparse
 from sklearn import get_config
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # Upper bound on the (block, m) activation matrix of one thread. Blocks that
 # fit in the cache keep exp and the two products from streaming through main
@@ -70,7 +70,7 @@ class BlockRunner:
         self._limits = None
 
     def __enter__(self):
-        self._limits = threadpool_limits(limits=1, user_api="blas")
+        self._limits = _blas_controller().limit(limits=1, user_api="blas")
         if self.n_threads > 1:
             self._executor = ThreadPoolExecutor(max_workers=self.n_threads)
         return self
@@ -99,6 +99,16 @@ class BlockRunner:
             for block in islice(blocks, 1):
                 pending.append(self._executor.submit(func, block))
             yield result
+
+
+_controller = []
+
+
+def _blas_controller():
+    """One shared ThreadpoolController: finding the BLAS libraries costs ms."""
+    if not _controller:
+        _controller.append(ThreadpoolController())
+    return _controller[0]
 
 
 _workspaces = threading.local()
@@ -188,9 +198,7 @@ def max_safe_preactivation(n_neurons, dtype, output_scale=1.0):
     float of ``dtype``.
     """
     log_max = np.log(np.finfo(dtype).max)
-    return float(
-        log_max - np.log(n_neurons) - np.log(max(1.0, output_scale)) - 2.0
-    )
+    return float(log_max - np.log(n_neurons) - np.log(max(1.0, output_scale)) - 2.0)
 
 
 def forward_clipped(X, weights, output_signs, input_scale, runner, max_z):

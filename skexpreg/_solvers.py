@@ -108,8 +108,10 @@ def gradient_descent(
     report_every = 1 if verbose > 1 else max(1, max_iter // 10)
 
     while len(loss_curve) < max_iter:
-        if step_bound is not None and loss_curve and (
-            len(loss_curve) % step_bound_every == 0
+        if (
+            step_bound is not None
+            and loss_curve
+            and (len(loss_curve) % step_bound_every == 0)
         ):
             eta = min(eta, step_bound(weights))
         candidate = weights - weights.dtype.type(eta) * gradient
@@ -122,9 +124,7 @@ def gradient_descent(
             if consecutive_reductions == _MAX_STEP_REDUCTIONS:
                 stalled = True
                 break
-            reductions.append(
-                StepReduction(len(loss_curve) + 1, reason, eta, eta / 2)
-            )
+            reductions.append(StepReduction(len(loss_curve) + 1, reason, eta, eta / 2))
             consecutive_reductions += 1
             eta /= 2
             continue

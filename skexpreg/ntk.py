@@ -23,7 +23,7 @@ from numbers import Integral
 
 import numpy as np
 from scipy import linalg
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from sklearn import get_config
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
@@ -236,8 +236,7 @@ def _root_sample_weight(sample_weight, X):
     sample_weight = check_array(sample_weight, ensure_2d=False, dtype=np.float64)
     if sample_weight.shape != (X.shape[0],):
         raise ValueError(
-            f"sample_weight has shape {sample_weight.shape}, expected "
-            f"({X.shape[0]},)."
+            f"sample_weight has shape {sample_weight.shape}, expected ({X.shape[0]},)."
         )
     if (sample_weight < 0).any():
         raise ValueError("sample_weight must be non-negative.")
@@ -296,9 +295,7 @@ def ntk_eigenvalues(
         raise ValueError(
             f"method must be 'auto', 'dense' or 'iterative', got {method!r}."
         )
-    if max_iter is not None and (
-        not isinstance(max_iter, Integral) or max_iter < 1
-    ):
+    if max_iter is not None and (not isinstance(max_iter, Integral) or max_iter < 1):
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
     n_samples = X.shape[0]
     if method == "dense" or (method == "auto" and n_samples <= _DENSE_MAX_SAMPLES):
@@ -307,15 +304,29 @@ def ntk_eigenvalues(
         return float(eigenvalues[0]), float(eigenvalues[-1])
     operator = ntk_operator(X, weights, sample_weight=sample_weight)
     v0 = check_random_state(random_state).uniform(-1, 1, size=n_samples)
-    (lambda_max,) = eigsh(
-        operator, k=1, which="LA", tol=tol, maxiter=max_iter, v0=v0,
-        return_eigenvectors=False,
+    options = dict(k=1, which="LA", tol=tol, maxiter=max_iter, v0=v0)
+    lambda_max = _top_eigenvalue(operator, options)
+    # lambda_min(H) = lambda_max - lambda_max(lambda_max I - H). Asking ARPACK
+    # for the smallest eigenvalue directly fails when H is singular to
+    # round-off (lambda_min ~ 0 has no relative accuracy to converge to);
+    # the shifted problem has an absolute accuracy of tol * lambda_max.
+    shifted = LinearOperator(
+        operator.shape,
+        matvec=lambda v: lambda_max * np.ravel(v) - operator.matvec(v),
+        dtype=np.float64,
     )
-    (lambda_min,) = eigsh(
-        operator, k=1, which="SA", tol=tol, maxiter=max_iter, v0=v0,
-        return_eigenvectors=False,
-    )
+    lambda_min = lambda_max - _top_eigenvalue(shifted, options)
     return float(lambda_min), float(lambda_max)
+
+
+def _top_eigenvalue(operator, options):
+    """Largest eigenvalue by Lanczos; ARPACK's best estimate if it stalls."""
+    try:
+        return float(eigsh(operator, return_eigenvectors=False, **options)[0])
+    except ArpackNoConvergence as error:
+        if len(error.eigenvalues) == 0:
+            raise
+        return float(np.max(error.eigenvalues))
 
 
 def _weighted_kernel_matrix(X, weights, sample_weight):
@@ -392,8 +403,16 @@ class NTKDiagnostics:
         return "NTKDiagnostics(\n" + "\n".join(lines) + "\n)"
 
 
-def ntk_diagnostics(estimator, X, sample_weight=None, *, method="auto",
-                    tol=1e-6, max_iter=None, random_state=None):
+def ntk_diagnostics(
+    estimator,
+    X,
+    sample_weight=None,
+    *,
+    method="auto",
+    tol=1e-6,
+    max_iter=None,
+    random_state=None,
+):
     """Kernel spectra, kernel drift and weight movement of a fitted estimator.
 
     Parameters
@@ -423,8 +442,13 @@ def ntk_diagnostics(estimator, X, sample_weight=None, *, method="auto",
     X_seen, scale = estimator._transform_inputs(X)
     X_seen = X_seen / scale
     initial, final = estimator.initial_weights_, estimator.weights_
-    options = dict(sample_weight=sample_weight, method=method, tol=tol,
-                   max_iter=max_iter, random_state=random_state)
+    options = dict(
+        sample_weight=sample_weight,
+        method=method,
+        tol=tol,
+        max_iter=max_iter,
+        random_state=random_state,
+    )
     lambda_min_0, lambda_max_0 = ntk_eigenvalues(X_seen, initial, **options)
     lambda_min_t, lambda_max_t = ntk_eigenvalues(X_seen, final, **options)
     drift = _relative_kernel_drift(X_seen, initial, final, **options)
@@ -449,8 +473,9 @@ def ntk_diagnostics(estimator, X, sample_weight=None, *, method="auto",
     )
 
 
-def _relative_kernel_drift(X, initial, final, *, sample_weight, method, tol,
-                           max_iter, random_state):
+def _relative_kernel_drift(
+    X, initial, final, *, sample_weight, method, tol, max_iter, random_state
+):
     """``||H(final) - H(initial)||_2 / ||H(initial)||_2`` for the weighted kernel."""
     n_samples = X.shape[0]
     if method == "dense" or (method == "auto" and n_samples <= _DENSE_MAX_SAMPLES):

@@ -79,9 +79,10 @@ def test_results_do_not_depend_on_thread_count():
     X, y, sample_weight, weights, signs = _problem(n_samples=300, n_neurons=40)
     results = []
     for n_threads in (1, 2, 3):
-        with config_context(working_memory=0.01), _model.BlockRunner(
-            n_threads
-        ) as runner:
+        with (
+            config_context(working_memory=0.01),
+            _model.BlockRunner(n_threads) as runner,
+        ):
             results.append(
                 _model.loss_and_gradient(
                     X, y, sample_weight, weights, signs, 1.0, runner
@@ -94,7 +95,9 @@ def test_results_do_not_depend_on_thread_count():
 
 def test_block_runner_yields_in_block_order():
     with _model.BlockRunner(3) as runner:
-        assert list(runner.map(lambda i: i * i, range(20))) == [i * i for i in range(20)]
+        assert list(runner.map(lambda i: i * i, range(20))) == [
+            i * i for i in range(20)
+        ]
 
 
 def test_paired_initialisation_gives_zero_network_and_balanced_signs():
@@ -117,9 +120,7 @@ def test_clipped_forward_is_finite_for_overflowing_rows(dtype):
     max_z = _model.max_safe_preactivation(8, dtype)
     with _model.BlockRunner() as runner:
         plain = _model.forward(X, weights, signs, 1.0, runner)
-        outputs, clipped = _model.forward_clipped(
-            X, weights, signs, 1.0, runner, max_z
-        )
+        outputs, clipped = _model.forward_clipped(X, weights, signs, 1.0, runner, max_z)
     assert not np.isfinite(plain[1:]).all()
     assert clipped.tolist() == [False, True, True]
     assert np.isfinite(outputs).all()

@@ -109,8 +109,7 @@ def test_diagnostics_iterative_agree_with_dense(sphere_data):
     X, y = sphere_data
     model = _paper_fit(X, y, 200, max_iter=30)
     dense = ntk_diagnostics(model, X, method="dense")
-    iterative = ntk_diagnostics(model, X, method="iterative", tol=1e-10,
-                                random_state=0)
+    iterative = ntk_diagnostics(model, X, method="iterative", tol=1e-10, random_state=0)
     assert_allclose(iterative.lambda_max_initial, dense.lambda_max_initial, rtol=1e-6)
     assert_allclose(iterative.lambda_min_initial, dense.lambda_min_initial, rtol=1e-4)
     assert_allclose(iterative.kernel_drift, dense.kernel_drift, rtol=1e-6)
