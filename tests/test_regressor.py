@@ -302,3 +302,33 @@ def test_integer_sample_weight_equals_repeated_rows(data):
     weighted = _fit_quietly(_fast(), X, y, sample_weight=weights)
     repeated = _fit_quietly(_fast(), np.repeat(X, weights, 0), np.repeat(y, weights))
     assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-7)
+
+
+# --- solvers --------------------------------------------------------------------
+
+
+def test_all_solvers_reach_the_same_minimum_of_a_strongly_convex_loss(data):
+    X, y = data
+    # A strong ridge toward W(0) makes the loss strongly convex around it.
+    fits = {
+        solver: _fit_quietly(
+            _fast(solver=solver, alpha=5.0, tol=1e-12, max_iter=3000), X, y
+        )
+        for solver in ("gd", "nesterov", "lbfgs")
+    }
+    reference = fits["lbfgs"]
+    for solver, model in fits.items():
+        assert model.n_iter_ < 3000, f"{solver} did not converge"
+        assert_allclose(model.weights_, reference.weights_, atol=2e-5)
+        assert_allclose(model.predict(X), reference.predict(X), rtol=1e-5)
+    assert fits["nesterov"].n_evaluations_ < fits["gd"].n_evaluations_ / 2
+
+
+def test_nesterov_loss_curve_is_monotone_and_counts_evaluations(data):
+    X, y = data
+    model = _fit_quietly(_fast(solver="nesterov", max_iter=300, tol=0), X, y)
+    losses = np.array([model.initial_loss_, *model.loss_curve_])
+    assert np.all(np.diff(losses) <= 0)
+    assert model.n_evaluations_ >= model.n_iter_ + 1
+    plain = _fit_quietly(_fast(max_iter=300, tol=0), X, y)
+    assert model.loss_curve_[-1] < plain.loss_curve_[-1]

@@ -1,0 +1,318 @@
+"""Time of one full-batch gradient-descent step: skexpreg against its peers.
+
+    python benchmarks/step_time.py                 # workload W1, all peers
+    python benchmarks/step_time.py --n 5000        # a smaller workload
+
+Workload W1 (the default): n = 20,000 rows of unit norm, d = 32, m = 2,048,
+float64. Every peer runs in its own process (so that its peak resident
+memory is its own) and computes the same step,
+``grad = X^T (((E a)/sqrt(m) - y) a^T o E) / sqrt(m)`` with ``E = exp(X W)``:
+
+* ``limit``: the unavoidable work at the machine's limit: for each of
+  skexpreg's row blocks, the two products (block x d by d x m, and its
+  transpose product) and the exp of the block, each thread repeating its own
+  block from cache, all threads busy, single-threaded BLAS inside;
+* ``skexpreg``: ``ExponentialRegressor.fit`` with a fixed step and ``tol=0``;
+  per-step time is the difference between fits of ``2 + steps`` and 2 steps,
+  divided by ``steps``, which removes validation and set-up;
+* ``numpy naive``: the formula above with the full n x m matrix;
+* ``torch eager``, ``torch.compile``, ``jax.jit`` (skipped when the package is
+  not installed);
+* ``MLPRegressor``: scikit-learn's one-hidden-layer network with m ReLU units,
+  full-batch SGD, per-epoch time (a different model, for scale).
+
+Peers get the same number of threads (``--threads``, default: all cores),
+except jax, whose CPU thread pool is not configurable at run time. Results
+are ratios measured in one run: absolute times on a shared machine are noise.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+PEERS = [
+    "limit",
+    "skexpreg",
+    "numpy naive",
+    "torch eager",
+    "torch.compile",
+    "jax.jit",
+    "MLPRegressor",
+]
+
+
+def make_data(n, d, m, dtype, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = rng.uniform(-1, 1, size=n)
+    W = rng.normal(size=(d, m))
+    a = np.where(rng.rand(m) < 0.5, -1.0, 1.0)
+    return X.astype(dtype), y.astype(dtype), W.astype(dtype), a.astype(dtype)
+
+
+def best_of(func, repeats):
+    func()  # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def time_limit(X, y, W, a, threads, repeats):
+    from threadpoolctl import threadpool_limits
+
+    from skexpreg._model import row_blocks
+
+    blocks = row_blocks(X.shape[0], W.shape[1], X.dtype)
+    rows = blocks[0].stop - blocks[0].start
+    shares = np.array_split(np.arange(len(blocks)), threads)
+
+    def work(count):
+        block = np.ascontiguousarray(X[:rows])
+        Z = np.empty((rows, W.shape[1]), dtype=X.dtype)
+        G = np.empty_like(W)
+        for _ in range(count):
+            np.matmul(block, W, out=Z)
+            np.exp(Z, out=Z)
+            np.matmul(block.T, Z, out=G)
+
+    def run():
+        pool = [threading.Thread(target=work, args=(len(s),)) for s in shares]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return best_of(run, repeats), f"{len(blocks)} blocks of {rows} rows"
+
+
+def time_skexpreg(X, y, W, a, threads, repeats, steps=10):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skexpreg import ExponentialRegressor
+
+    def fit(max_iter):
+        model = ExponentialRegressor(
+            W.shape[1],
+            learning_rate=1e-7,
+            max_iter=max_iter,
+            tol=0.0,
+            alpha=0.0,
+            input_scaling=None,
+            target_scaling=False,
+            init="gaussian",
+            n_jobs=threads,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return lambda: model.fit(X, y)
+
+    short = best_of(fit(2), repeats)
+    long = best_of(fit(2 + steps), repeats)
+    return (long - short) / steps, f"fit with {2 + steps} minus 2 steps"
+
+
+def time_numpy_naive(X, y, W, a, threads, repeats):
+    from threadpoolctl import threadpool_limits
+
+    scale = 1 / np.sqrt(W.shape[1])
+
+    def step():
+        E = np.exp(X @ W)
+        residual = E @ a * scale - y
+        return X.T @ (E * np.outer(residual, a * scale))
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        return best_of(step, repeats), "full n x m matrices"
+
+
+def _torch_step(X, y, W, a):
+    import torch
+
+    scale = 1 / np.sqrt(W.shape[1])
+    tensors = [torch.from_numpy(np.ascontiguousarray(v)) for v in (X, y, W, a)]
+
+    def step(X, y, W, a):
+        E = torch.exp(X @ W)
+        residual = E @ a * scale - y
+        return X.T @ (E * torch.outer(residual, a * scale))
+
+    return torch, step, tensors
+
+
+def time_torch_eager(X, y, W, a, threads, repeats):
+    torch, step, tensors = _torch_step(X, y, W, a)
+    torch.set_num_threads(threads)
+    return best_of(lambda: step(*tensors), repeats), f"torch {torch.__version__}"
+
+
+def time_torch_compile(X, y, W, a, threads, repeats):
+    torch, step, tensors = _torch_step(X, y, W, a)
+    torch.set_num_threads(threads)
+    compiled = torch.compile(step)
+    compiled(*tensors)  # compile outside the timing
+    return best_of(lambda: compiled(*tensors), repeats), "compile time excluded"
+
+
+def time_jax_jit(X, y, W, a, threads, repeats):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    scale = 1 / np.sqrt(W.shape[1])
+
+    @jax.jit
+    def step(X, y, W, a):
+        E = jnp.exp(X @ W)
+        residual = E @ a * scale - y
+        return X.T @ (E * jnp.outer(residual, a * scale))
+
+    arrays = [jnp.asarray(v) for v in (X, y, W, a)]
+    step(*arrays).block_until_ready()
+    seconds = best_of(lambda: step(*arrays).block_until_ready(), repeats)
+    return seconds, f"jax {jax.__version__}, all cores"
+
+
+def time_mlp(X, y, W, a, threads, repeats, steps=3):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+    from threadpoolctl import threadpool_limits
+
+    def fit(max_iter):
+        model = MLPRegressor(
+            hidden_layer_sizes=(W.shape[1],),
+            solver="sgd",
+            batch_size=X.shape[0],
+            learning_rate_init=1e-7,
+            momentum=0.0,
+            max_iter=max_iter,
+            tol=0.0,
+            n_iter_no_change=10**6,
+            shuffle=False,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return lambda: model.fit(X, y)
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        short = best_of(fit(1), repeats)
+        long = best_of(fit(1 + steps), repeats)
+    return (long - short) / steps, "ReLU, full-batch SGD epoch"
+
+
+TIMERS = {
+    "limit": time_limit,
+    "skexpreg": time_skexpreg,
+    "numpy naive": time_numpy_naive,
+    "torch eager": time_torch_eager,
+    "torch.compile": time_torch_compile,
+    "jax.jit": time_jax_jit,
+    "MLPRegressor": time_mlp,
+}
+
+
+def run_peer(args):
+    X, y, W, a = make_data(args.n, args.d, args.m, np.dtype(args.dtype))
+    try:
+        seconds, note = TIMERS[args.peer](X, y, W, a, args.threads, args.repeats)
+    except ImportError as error:
+        seconds, note = None, f"skipped: {error.name} is not installed"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mib": peak, "note": note}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--d", type=int, default=32)
+    parser.add_argument("--m", type=int, default=2048)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dtype", default=None, help="one dtype only")
+    parser.add_argument("--peer", choices=PEERS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peer:
+        return run_peer(args)
+
+    runs = [(peer, "float64") for peer in PEERS]
+    runs += [("limit", "float32"), ("skexpreg", "float32")]
+    if args.dtype:
+        runs = [(peer, dtype) for peer, dtype in runs if dtype == args.dtype]
+    print(
+        f"one GD step, n={args.n}, d={args.d}, m={args.m}, "
+        f"{args.threads} threads, best of {args.repeats}"
+    )
+    print(
+        f"{'peer':<15} {'dtype':<8} {'ms/step':>9} {'/skexpreg':>10} "
+        f"{'peak MiB':>9}  note"
+    )
+    results = []
+    for peer, dtype in runs:
+        command = [
+            sys.executable,
+            __file__,
+            "--peer",
+            peer,
+            "--dtype",
+            dtype,
+            "--n",
+            str(args.n),
+            "--d",
+            str(args.d),
+            "--m",
+            str(args.m),
+            "--threads",
+            str(args.threads),
+            "--repeats",
+            str(args.repeats),
+        ]
+        output = subprocess.run(command, capture_output=True, text=True)
+        if output.returncode != 0:
+            lines = output.stderr.strip().splitlines() or ["no output"]
+            results.append((peer, dtype, None, None, f"failed: {lines[-1][:70]}"))
+            continue
+        record = json.loads(output.stdout.strip().splitlines()[-1])
+        results.append(
+            (peer, dtype, record["seconds"], record["peak_mib"], record["note"])
+        )
+    reference = {
+        dtype: seconds
+        for peer, dtype, seconds, _, _ in results
+        if peer == "skexpreg" and seconds
+    }
+    for peer, dtype, seconds, peak, note in results:
+        if seconds is None:
+            print(f"{peer:<15} {dtype:<8} {'-':>9} {'-':>10} {'-':>9}  {note}")
+            continue
+        ratio = seconds / reference[dtype] if dtype in reference else float("nan")
+        print(
+            f"{peer:<15} {dtype:<8} {1e3 * seconds:>9.2f} {ratio:>10.2f} "
+            f"{peak:>9.0f}  {note}"
+        )
+    if {"float32", "float64"} <= set(reference):
+        print(
+            "skexpreg float32 / float64 step time: "
+            f"{reference['float32'] / reference['float64']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
