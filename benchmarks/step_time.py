@@ -22,8 +22,10 @@ memory is its own) and computes the same step,
   full-batch SGD, per-epoch time (a different model, for scale).
 
 Peers get the same number of threads (``--threads``, default: all cores),
-except jax, whose CPU thread pool is not configurable at run time. Results
-are ratios measured in one run: absolute times on a shared machine are noise.
+except jax, whose CPU thread pool is not configurable at run time. Each
+round measures every peer once; the table shows median times and the median
+over rounds of each peer's time divided by skexpreg's time in the same
+round: absolute times on a shared machine are noise.
 """
 
 import argparse
@@ -230,6 +232,10 @@ TIMERS = {
 
 
 def run_peer(args):
+    if args.block_mib:
+        from skexpreg import _model
+
+        _model._MAX_BLOCK_BYTES = int(args.block_mib * 2**20)
     X, y, W, a = make_data(args.n, args.d, args.m, np.dtype(args.dtype))
     try:
         seconds, note = TIMERS[args.peer](X, y, W, a, args.threads, args.repeats)
@@ -239,6 +245,36 @@ def run_peer(args):
     print(json.dumps({"seconds": seconds, "peak_mib": peak, "note": note}))
 
 
+def _measure(peer, dtype, args):
+    """Run one peer in its own process: (seconds, peak MiB, note)."""
+    command = [
+        sys.executable,
+        __file__,
+        "--peer",
+        peer,
+        "--dtype",
+        dtype,
+        "--n",
+        str(args.n),
+        "--d",
+        str(args.d),
+        "--m",
+        str(args.m),
+        "--threads",
+        str(args.threads),
+        "--repeats",
+        str(args.repeats),
+    ]
+    if args.block_mib:
+        command += ["--block-mib", str(args.block_mib)]
+    output = subprocess.run(command, capture_output=True, text=True)
+    if output.returncode != 0:
+        lines = output.stderr.strip().splitlines() or ["no output"]
+        return None, None, f"failed: {lines[-1][:70]}"
+    record = json.loads(output.stdout.strip().splitlines()[-1])
+    return record["seconds"], record["peak_mib"], record["note"]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
@@ -246,7 +282,17 @@ def main():
     parser.add_argument("--m", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dtype", default=None, help="one dtype only")
+    parser.add_argument(
+        "--peers", default=None, help="comma-separated subset of: " + ", ".join(PEERS)
+    )
+    parser.add_argument(
+        "--block-mib",
+        type=float,
+        default=None,
+        help="override skexpreg's cap on the activation block (MiB)",
+    )
     parser.add_argument("--peer", choices=PEERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
@@ -256,57 +302,48 @@ def main():
     runs += [("limit", "float32"), ("skexpreg", "float32")]
     if args.dtype:
         runs = [(peer, dtype) for peer, dtype in runs if dtype == args.dtype]
+    if args.peers:
+        chosen = args.peers.split(",")
+        runs = [(peer, dtype) for peer, dtype in runs if peer in chosen]
     print(
         f"one GD step, n={args.n}, d={args.d}, m={args.m}, "
-        f"{args.threads} threads, best of {args.repeats}"
+        f"{args.threads} threads, best of {args.repeats} per process, "
+        f"median of {args.rounds} rounds"
     )
     print(
         f"{'peer':<15} {'dtype':<8} {'ms/step':>9} {'/skexpreg':>10} "
         f"{'peak MiB':>9}  note"
     )
-    results = []
+    # Each round measures every peer once; ratios are taken within a round
+    # (peers measured minutes apart on a shared machine drift) and the
+    # median over rounds is reported.
+    seconds = {run: [] for run in runs}
+    peaks, notes = {}, {}
+    for _ in range(args.rounds):
+        for peer, dtype in runs:
+            value, peak, note = _measure(peer, dtype, args)
+            seconds[(peer, dtype)].append(value)
+            peaks[(peer, dtype)], notes[(peer, dtype)] = peak, note
+    reference = {}
     for peer, dtype in runs:
-        command = [
-            sys.executable,
-            __file__,
-            "--peer",
-            peer,
-            "--dtype",
-            dtype,
-            "--n",
-            str(args.n),
-            "--d",
-            str(args.d),
-            "--m",
-            str(args.m),
-            "--threads",
-            str(args.threads),
-            "--repeats",
-            str(args.repeats),
-        ]
-        output = subprocess.run(command, capture_output=True, text=True)
-        if output.returncode != 0:
-            lines = output.stderr.strip().splitlines() or ["no output"]
-            results.append((peer, dtype, None, None, f"failed: {lines[-1][:70]}"))
-            continue
-        record = json.loads(output.stdout.strip().splitlines()[-1])
-        results.append(
-            (peer, dtype, record["seconds"], record["peak_mib"], record["note"])
-        )
-    reference = {
-        dtype: seconds
-        for peer, dtype, seconds, _, _ in results
-        if peer == "skexpreg" and seconds
-    }
-    for peer, dtype, seconds, peak, note in results:
-        if seconds is None:
+        if peer == "skexpreg" and None not in seconds[(peer, dtype)]:
+            reference[dtype] = np.array(seconds[(peer, dtype)])
+    for peer, dtype in runs:
+        values = seconds[(peer, dtype)]
+        if None in values:
+            note = notes[(peer, dtype)]
             print(f"{peer:<15} {dtype:<8} {'-':>9} {'-':>10} {'-':>9}  {note}")
             continue
-        ratio = seconds / reference[dtype] if dtype in reference else float("nan")
-        print(
-            f"{peer:<15} {dtype:<8} {1e3 * seconds:>9.2f} {ratio:>10.2f} "
-            f"{peak:>9.0f}  {note}"
+        ratio = (
+            np.median(np.array(values) / reference[dtype])
+            if dtype in reference
+            else float("nan")
         )
+        print(
+            f"{peer:<15} {dtype:<8} {1e3 * np.median(values):>9.2f} {ratio:>10.2f} "
+            f"{peaks[(peer, dtype)]:>9.0f}  {notes[(peer, dtype)]}"
+        )
+    reference = {dtype: np.median(values) for dtype, values in reference.items()}
     if {"float32", "float64"} <= set(reference):
         print(
             "skexpreg float32 / float64 step time: "

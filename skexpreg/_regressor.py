@@ -450,12 +450,12 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
             offset, spread = _feature_moments(X, sample_weight)
             self.input_offset_ = offset
             X = self._standardize(X, offset, spread)
-            norm = _max_row_norm(X[sample_weight > 0])
+            norm = _max_row_norm(X, sample_weight > 0)
             X /= X.dtype.type(norm)
             self.input_scale_ = spread * norm
             return X, 1.0
         if self.input_scaling == "max_norm":
-            scale = _max_row_norm(X[sample_weight > 0])
+            scale = _max_row_norm(X, sample_weight > 0)
         elif self.input_scaling is None:
             scale = 1.0
         else:
@@ -474,7 +474,9 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         dtype = X.dtype
         if sparse.issparse(X):  # scale only: centring would densify
             return (X @ sparse.diags((1 / spread).astype(dtype))).tocsr()
-        return (X - offset.astype(dtype)) / spread.astype(dtype)
+        standardized = X - offset.astype(dtype)
+        standardized /= spread.astype(dtype)
+        return standardized
 
     def _target_moments(self, Y, sample_weight):
         n_outputs = Y.shape[1]
@@ -569,14 +571,19 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
             )
 
 
-def _max_row_norm(X):
-    """Largest Euclidean row norm of ``X`` (1.0 if all rows are zero)."""
+def _max_row_norm(X, rows):
+    """Largest Euclidean norm of the ``rows`` (a mask) of ``X``, or 1.0 if 0.
+
+    Row norms are computed for all rows and then masked, so that ``X`` is not
+    copied; if the squares overflow, the rows are rescaled first.
+    """
     with np.errstate(over="ignore"):
-        norms = row_norms(X)
+        norms = row_norms(X)[rows]
     largest = float(norms.max()) if norms.size else 0.0
-    if not np.isfinite(largest):  # the squares overflowed: rescale first
-        magnitude = float(abs(X).max())
-        largest = magnitude * float(row_norms(X / magnitude).max())
+    if not np.isfinite(largest):
+        selected = X[rows]
+        magnitude = float(abs(selected).max())
+        largest = magnitude * float(row_norms(selected / magnitude).max())
     return largest if largest > 0 else 1.0
 
 
@@ -585,21 +592,27 @@ def _feature_moments(X, sample_weight):
 
     Sparse ``X`` gets a zero mean (it is scaled, not centred). Constant
     columns get a standard deviation of 1. Columns are divided by their
-    largest absolute value first, so that the squares cannot overflow.
+    largest absolute value first, so that the squares cannot overflow, and
+    dense ``X`` is processed in row chunks, so that no temporary as large as
+    ``X`` is made.
     """
     if sparse.issparse(X):
         magnitude = abs(X).max(axis=0).toarray().ravel().astype(np.float64)
-    else:
-        magnitude = np.abs(X).max(axis=0).astype(np.float64)
-    magnitude[~(magnitude > 0)] = 1.0
-    if sparse.issparse(X):
-        X = X @ sparse.diags((1 / magnitude).astype(X.dtype))
+        magnitude[~(magnitude > 0)] = 1.0
+        X = X @ sparse.diags(1 / magnitude)
         _, variance = mean_variance_axis(X.tocsr(), axis=0, weights=sample_weight)
         mean = np.zeros(X.shape[1])
     else:
-        X = X / magnitude
-        mean = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
-        variance = np.average((X - mean) ** 2, axis=0, weights=sample_weight)
+        magnitude = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
+        magnitude[~(magnitude > 0)] = 1.0
+        chunks = _model.row_blocks(X.shape[0], X.shape[1], np.float64)
+        total = float(np.sum(sample_weight, dtype=np.float64))
+        mean = sum(sample_weight[rows] @ (X[rows] / magnitude) for rows in chunks)
+        mean /= total
+        variance = sum(
+            sample_weight[rows] @ ((X[rows] / magnitude - mean) ** 2) for rows in chunks
+        )
+        variance /= total
     spread = np.sqrt(np.asarray(variance, dtype=np.float64))
     spread[~(spread > 0)] = 1.0
     return mean * magnitude, spread * magnitude
