@@ -330,5 +330,5 @@ def test_nesterov_loss_curve_is_monotone_and_counts_evaluations(data):
     losses = np.array([model.initial_loss_, *model.loss_curve_])
     assert np.all(np.diff(losses) <= 0)
     assert model.n_evaluations_ >= model.n_iter_ + 1
-    plain = _fit_quietly(_fast(max_iter=300, tol=0), X, y)
+    plain = _fit_quietly(_fast(solver="gd", max_iter=300, tol=0), X, y)
     assert model.loss_curve_[-1] < plain.loss_curve_[-1]
