@@ -46,6 +46,8 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         L(W) = \\frac{1}{2} \\sum_i s_i (F(W, x_i) - y_i)^2
         + \\frac{\\alpha}{2} \\|W - W(0)\\|_F^2 .
 
+    The default solver adds Nesterov momentum with restarts to this
+    iteration (``solver="gd"`` is the paper's plain gradient descent).
     Rows are processed in blocks (never the full n x m activation matrix),
     optionally on several threads; overflow of the exponential is detected
     in fit (the step is halved) and guarded in predict.
