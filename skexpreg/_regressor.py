@@ -399,17 +399,8 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
             Predictions, in the dtype of the fitted weights (float64 when
             either the weights or ``X`` are float64).
         """
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            reset=False,
-        )
-        dtype = np.result_type(X.dtype, self.weights_.dtype)
-        X = X.tocsr() if sparse.issparse(X) else X
-        X, input_scale = self._transform_inputs(X.astype(dtype, copy=False))
+        X, input_scale = self._seen_inputs(X)
+        dtype = X.dtype
         max_z = _model.max_safe_preactivation(
             self.n_neurons, dtype, output_scale=float(np.max(self.target_scale_))
         )
@@ -466,6 +457,24 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
             scale = float(self.input_scaling)
         self.input_scale_ = np.full(n_features, scale)
         return X, scale
+
+    def _seen_inputs(self, X):
+        """Validate ``X`` for a fitted model; return ``(X_seen, scale)``.
+
+        The network sees ``X_seen / scale``, in the dtype of the weights or
+        float64 if either is float64; sparse input comes back as CSR.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        X = X.tocsr() if sparse.issparse(X) else X
+        dtype = np.result_type(X.dtype, self.weights_.dtype)
+        return self._transform_inputs(X.astype(dtype, copy=False))
 
     def _transform_inputs(self, X):
         """What the fitted network sees: ``(X_seen, scale)`` as above."""

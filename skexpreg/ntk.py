@@ -27,7 +27,6 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from sklearn import get_config
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skexpreg import _model
 
@@ -431,15 +430,7 @@ def ntk_diagnostics(
     -------
     diagnostics : NTKDiagnostics
     """
-    check_is_fitted(estimator)
-    X = validate_data(
-        estimator,
-        X,
-        accept_sparse=("csr", "csc"),
-        dtype=(np.float64, np.float32),
-        reset=False,
-    )
-    X_seen, scale = estimator._transform_inputs(X)
+    X_seen, scale = estimator._seen_inputs(X)
     X_seen = X_seen / scale
     initial, final = estimator.initial_weights_, estimator.weights_
     options = dict(
