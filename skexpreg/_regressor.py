@@ -12,6 +12,8 @@ from joblib import effective_n_jobs
 from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import row_norms
@@ -123,6 +125,28 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         default parameters on the benchmark data, at the same accuracy) but
         are not covered by the paper's theorem.
 
+    warm_start : bool, default=False
+        When True and the model is fitted, ``fit`` continues from the current
+        weights instead of drawing new ones: the input and target scaling,
+        :math:`W(0)` (the anchor of the ridge term) and the signs are kept,
+        ``loss_curve_`` (and ``validation_scores_``) continue, and ``n_iter_``
+        counts the steps of all calls together. ``learning_rate="auto"``
+        recomputes the step at the current weights; Nesterov momentum starts
+        afresh.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows (a random split
+        from ``random_state``), record the validation R² after every step in
+        ``validation_scores_``, stop when it has not improved by at least
+        ``tol`` for ``n_iter_no_change`` consecutive steps, and keep the
+        weights with the best validation score.
+
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out for early stopping, in (0, 1).
+
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in steps.
+
     n_jobs : int, default=None
         Number of threads for the row-blocked computations. ``None`` means 1
         unless in a :func:`joblib.parallel_config` context; ``-1`` means all
@@ -138,8 +162,9 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
     Attributes
     ----------
     weights_ : ndarray of shape (n_features, n_neurons)
-        The trained hidden weights :math:`W(T)`, one column :math:`w_r` per
-        neuron, acting on the scaled inputs
+        The trained hidden weights :math:`W(T)` (with ``early_stopping``, those
+        with the best validation score), one column :math:`w_r` per neuron,
+        acting on the scaled inputs
         ``(X - input_offset_) / input_scale_``.
 
     initial_weights_ : ndarray of shape (n_features, n_neurons)
@@ -172,6 +197,15 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
     n_step_reductions_ : int
         How many times the step was halved because the loss rose or
         overflowed.
+
+    validation_scores_ : list of float or None
+        With ``early_stopping``, the validation R² after every step (one entry
+        per step, ``len(validation_scores_) == n_iter_`` for a single fit);
+        otherwise None.
+
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``: the score of ``weights_`` on the
+        validation split (None without ``early_stopping``).
 
     input_offset_ : ndarray of shape (n_features,)
         Subtracted from the inputs before scaling (zero unless
@@ -240,6 +274,10 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         "target_scaling": ["boolean"],
         "init": [StrOptions({"gaussian", "paired"})],
         "solver": [StrOptions({"gd", "nesterov", "lbfgs"})],
+        "warm_start": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -257,6 +295,10 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         target_scaling=True,
         init="paired",
         solver="nesterov",
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -270,6 +312,10 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         self.target_scaling = target_scaling
         self.init = init
         self.solver = solver
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -294,6 +340,7 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         self : ExponentialRegressor
             The fitted estimator.
         """
+        warm = bool(self.warm_start) and hasattr(self, "weights_")
         X, y = validate_data(
             self,
             X,
@@ -302,31 +349,57 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
             dtype=(np.float64, np.float32),
             multi_output=True,
             y_numeric=True,
+            reset=not warm,
         )
         if sparse.issparse(X):
             X = X.tocsr()
-        dtype = X.dtype
+        dtype = self.weights_.dtype if warm else X.dtype
+        X = X.astype(dtype, copy=False)
         Y = np.asarray(y, dtype=dtype).reshape(X.shape[0], -1)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
         if (sample_weight < 0).any():
             raise ValueError("sample_weight must be non-negative.")
         if not sample_weight.sum() > 0:
             raise ValueError("sample_weight must contain at least one positive value.")
-        self.n_outputs_ = Y.shape[1]
-
-        X, input_scale = self._fit_input_transform(X, sample_weight)
-        self.target_mean_, self.target_scale_ = self._target_moments(Y, sample_weight)
-        Y = (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+        if warm and Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[1]} output(s) but the fitted model has "
+                f"{self.n_outputs_}; warm_start=True continues the same model."
+            )
 
         random_state = check_random_state(self.random_state)
-        initial_weights, signs = _model.initial_parameters(
-            X.shape[1],
-            self.n_neurons,
-            self.n_outputs_,
-            random_state,
-            dtype,
-            paired=self.init == "paired",
-        )
+        validation = None
+        if self.early_stopping:
+            X, X_val, Y, Y_val, sample_weight, weight_val = train_test_split(
+                X,
+                Y,
+                sample_weight,
+                test_size=self.validation_fraction,
+                random_state=random_state,
+            )
+            validation = (X_val, Y_val, weight_val)
+
+        if warm:
+            X, input_scale = self._transform_inputs(X)
+            initial_weights = self.initial_weights_
+            signs = self.output_signs_.reshape(self.n_neurons, -1)
+            start = self.weights_
+        else:
+            self.n_outputs_ = Y.shape[1]
+            X, input_scale = self._fit_input_transform(X, sample_weight)
+            self.target_mean_, self.target_scale_ = self._target_moments(
+                Y, sample_weight
+            )
+            initial_weights, signs = _model.initial_parameters(
+                X.shape[1],
+                self.n_neurons,
+                self.n_outputs_,
+                random_state,
+                dtype,
+                paired=self.init == "paired",
+            )
+            start = initial_weights
+        Y = self._scale_targets(Y)
         alpha = float(self.alpha)
 
         with _model.BlockRunner(effective_n_jobs(self.n_jobs)) as runner:
@@ -341,45 +414,69 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                     gradient += dtype.type(alpha) * displacement
                 return loss, gradient
 
-            initial = objective(initial_weights)
+            monitor = None
+            if validation is not None:
+                monitor = _ValidationMonitor(
+                    self, validation, signs, runner, patience=self.n_iter_no_change
+                )
+            initial = objective(start)
             self._check_initial_loss(initial[0], X, Y, input_scale)
             if self.solver in ("gd", "nesterov"):
                 learning_rate, step_bound = self._learning_rate_schedule(
-                    X, input_scale, initial_weights, sample_weight, runner, random_state
+                    X, input_scale, start, sample_weight, runner, random_state
                 )
                 result = _solvers.gradient_descent(
                     objective,
-                    initial_weights,
+                    start,
                     learning_rate=learning_rate,
                     max_iter=self.max_iter,
                     tol=self.tol,
                     initial=initial,
                     step_bound=step_bound,
                     momentum=self.solver == "nesterov",
+                    callback=monitor,
                     verbose=self.verbose,
                 )
             else:
                 learning_rate = None
                 result = _solvers.lbfgs(
                     objective,
-                    initial_weights,
+                    start,
                     max_iter=self.max_iter,
                     tol=self.tol,
                     initial=initial,
+                    callback=monitor,
                     verbose=self.verbose,
                 )
 
         self.weights_ = result.weights
+        if monitor is not None and monitor.best_weights is not None:
+            self.weights_ = monitor.best_weights
         self.initial_weights_ = initial_weights
         self.output_signs_ = signs[:, 0].copy() if y.ndim == 1 else signs
         self.learning_rate_ = result.learning_rate
-        self.n_iter_ = result.n_iter
-        self.loss_curve_ = result.loss_curve
-        self.initial_loss_ = result.initial_loss
-        self.n_step_reductions_ = len(result.reductions)
-        self.n_evaluations_ = result.n_evaluations + 1  # + the one at W(0)
-        self._warn_about(result, learning_rate)
+        previous = warm and self.loss_curve_ or []
+        self.loss_curve_ = previous + result.loss_curve
+        self.n_iter_ = len(self.loss_curve_)
+        if not warm:
+            self.initial_loss_ = result.initial_loss
+            self.n_step_reductions_ = self.n_evaluations_ = 0
+        self.n_step_reductions_ += len(result.reductions)
+        self.n_evaluations_ += result.n_evaluations + 1  # + the one at the start
+        if monitor is not None:
+            previous = warm and getattr(self, "validation_scores_", None) or []
+            self.validation_scores_ = previous + monitor.scores
+            self.best_validation_score_ = max(self.validation_scores_)
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+        stopped_early = monitor is not None and monitor.stopped
+        self._warn_about(result, learning_rate, stopped_early)
         return self
+
+    def _scale_targets(self, Y):
+        dtype = Y.dtype
+        return (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
 
     def predict(self, X):
         """Predict with the trained network.
@@ -556,7 +653,7 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                 "the inputs or pass a float learning_rate."
             )
 
-    def _warn_about(self, result, learning_rate):
+    def _warn_about(self, result, learning_rate, stopped_early=False):
         if result.reductions:
             first = result.reductions[0]
             warnings.warn(
@@ -575,7 +672,7 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                 "rescale the inputs.",
                 ConvergenceWarning,
             )
-        elif not result.converged:
+        elif not result.converged and not stopped_early:
             warnings.warn(
                 f"Gradient descent reached max_iter={self.max_iter} before the "
                 f"relative decrease of the loss fell below tol={self.tol}. "
@@ -634,3 +731,39 @@ def _feature_moments(X, sample_weight):
 def _inverse_curvature(curvature):
     # Zero curvature means X = 0 and nothing to learn: any step will do.
     return 1.0 / curvature if curvature > 0 else 1.0
+
+
+class _ValidationMonitor:
+    """Early stopping: R² on a held-out split after every step.
+
+    Called by the solvers with the current weights; returns True to stop once
+    the score has not improved by at least ``tol`` for ``patience``
+    consecutive steps, and keeps the weights with the best score.
+    """
+
+    def __init__(self, estimator, validation, signs, runner, patience):
+        X_val, Y_val, weight_val = validation
+        self.X, self.scale = estimator._transform_inputs(X_val)
+        self.Y = estimator._scale_targets(Y_val)
+        self.weight = weight_val
+        self.signs, self.runner = signs, runner
+        self.tol, self.patience = estimator.tol, patience
+        self.scores, self.best_weights = [], None
+        self.best, self.without_improvement, self.stopped = -np.inf, 0, False
+
+    def __call__(self, weights):
+        outputs = _model.forward(self.X, weights, self.signs, self.scale, self.runner)
+        if not np.isfinite(outputs).all():
+            score = -np.inf
+        else:
+            score = float(r2_score(self.Y, outputs, sample_weight=self.weight))
+        self.scores.append(score)
+        if score > self.best:
+            self.best_weights = weights.copy()
+        if score < self.best + self.tol:
+            self.without_improvement += 1
+        else:
+            self.without_improvement = 0
+        self.best = max(self.best, score)
+        self.stopped = self.without_improvement >= self.patience
+        return self.stopped

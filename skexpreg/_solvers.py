@@ -58,6 +58,7 @@ def gradient_descent(
     step_bound=None,
     step_bound_every=40,
     momentum=False,
+    callback=None,
     verbose=0,
 ):
     """Full-batch gradient descent ``W(t+1) = W(t) - eta * grad L(W(t))``.
@@ -104,6 +105,8 @@ def gradient_descent(
     step_bound_every : int, default=40
     momentum : bool, default=False
         Nesterov acceleration with restarts, as above.
+    callback : callable, default=None
+        ``callback(W)`` after every accepted step; returning True stops.
     verbose : int, default=0
         0 is silent; 1 prints about ten progress lines; 2 prints every step.
     """
@@ -171,6 +174,8 @@ def gradient_descent(
                 f"learning rate = {eta:.3g}, "
                 f"elapsed = {time.perf_counter() - start:.2f} s"
             )
+        if callback is not None and callback(weights):
+            break
         if loss == 0 or decrease < tol * (loss + decrease):
             converged = True
             break
@@ -196,10 +201,15 @@ def _rejection_reason(loss, new_loss, new_gradient):
     return None
 
 
-def lbfgs(objective, weights, *, max_iter, tol, initial=None, verbose=0):
+class _Stop(Exception):
+    """Raised by the L-BFGS callback when the caller's callback says stop."""
+
+
+def lbfgs(objective, weights, *, max_iter, tol, initial=None, callback=None, verbose=0):
     """Limited-memory BFGS (:func:`scipy.optimize.minimize`, ``L-BFGS-B``).
 
-    Uses the same blocked loss and gradient as gradient descent. Points
+    Uses the same blocked loss and gradient as gradient descent. ``callback``
+    is as for :func:`gradient_descent`. Points
     where the network overflows are reported to the line search as a huge
     finite loss, so that it backtracks instead of failing. Stops after
     ``max_iter`` iterations, or when the relative decrease of the loss
@@ -219,10 +229,13 @@ def lbfgs(objective, weights, *, max_iter, tol, initial=None, verbose=0):
         evaluations["last"] = (flat.copy(), loss)
         return loss, gradient
 
-    def callback(flat):
+    def on_iteration(flat):
         last_flat, last_loss = evaluations["last"]
         loss = last_loss if np.array_equal(last_flat, flat) else fun(flat)[0]
         loss_curve.append(loss)
+        evaluations["accepted"] = flat.copy()
+        if callback is not None and callback(flat.reshape(shape).astype(dtype)):
+            raise _Stop
         if verbose > 1 or (verbose and len(loss_curve) % max(1, max_iter // 10) == 0):
             print(
                 f"Iteration {len(loss_curve)}, loss = {loss:.6g}, "
@@ -230,12 +243,11 @@ def lbfgs(objective, weights, *, max_iter, tol, initial=None, verbose=0):
             )
 
     initial_loss = objective(weights)[0] if initial is None else initial[0]
-    result = minimize(
-        fun,
-        weights.astype(np.float64).ravel(),
+    evaluations["accepted"] = weights.astype(np.float64).ravel()
+    options = dict(
         jac=True,
         method="L-BFGS-B",
-        callback=callback,
+        callback=on_iteration,
         options={
             "maxiter": max_iter,
             "maxfun": 4 * max_iter + 20,
@@ -243,12 +255,17 @@ def lbfgs(objective, weights, *, max_iter, tol, initial=None, verbose=0):
             "gtol": 0.0,
         },
     )
+    try:
+        result = minimize(fun, evaluations["accepted"], **options)
+        final, converged = result.x, result.nit < max_iter and result.status == 0
+    except _Stop:
+        final, converged = evaluations["accepted"], False
     return SolverResult(
-        weights=result.x.reshape(shape).astype(dtype),
+        weights=final.reshape(shape).astype(dtype),
         n_iter=len(loss_curve),
         loss_curve=loss_curve,
         learning_rate=None,
-        converged=result.nit < max_iter and result.status == 0,
+        converged=converged,
         initial_loss=initial_loss,
         n_evaluations=evaluations["count"] + (initial is None),
     )

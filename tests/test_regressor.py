@@ -332,3 +332,72 @@ def test_nesterov_loss_curve_is_monotone_and_counts_evaluations(data):
     assert model.n_evaluations_ >= model.n_iter_ + 1
     plain = _fit_quietly(_fast(solver="gd", max_iter=300, tol=0), X, y)
     assert model.loss_curve_[-1] < plain.loss_curve_[-1]
+
+
+# --- training controls --------------------------------------------------------
+
+
+def test_warm_start_continues_the_same_iteration(data):
+    X, y = data
+    fixed = {"solver": "gd", "learning_rate": 1e-3, "tol": 0.0}
+    once = _fit_quietly(_fast(max_iter=40, **fixed), X, y)
+    twice = _fast(max_iter=20, warm_start=True, **fixed)
+    _fit_quietly(twice, X, y)
+    first_curve = list(twice.loss_curve_)
+    _fit_quietly(twice, X, y)
+    assert twice.n_iter_ == 40
+    assert twice.loss_curve_[:20] == first_curve
+    assert_allclose(twice.loss_curve_, once.loss_curve_, rtol=1e-12)
+    assert_allclose(twice.weights_, once.weights_, rtol=1e-12)
+    assert_allclose(twice.initial_weights_, once.initial_weights_)
+
+
+def test_warm_start_rejects_a_different_number_of_features_or_outputs(data):
+    X, y = data
+    model = _fit_quietly(_fast(warm_start=True), X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.fit(X[:, :3], y)
+    with pytest.raises(ValueError, match="output"):
+        model.fit(X, np.column_stack([y, y]))
+
+
+def test_without_warm_start_refitting_starts_afresh(data):
+    X, y = data
+    model = _fit_quietly(_fast(max_iter=10, tol=0.0), X, y)
+    _fit_quietly(model, X, y)
+    assert model.n_iter_ == 10 and len(model.loss_curve_) == 10
+
+
+def test_early_stopping_restores_the_best_validation_weights():
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+
+    X, y = make_friedman1(n_samples=200, n_features=5, noise=3.0, random_state=1)
+    # alpha=0 on noisy data: the validation score peaks, then falls.
+    model = _fast(
+        early_stopping=True,
+        alpha=0.0,
+        n_neurons=64,
+        max_iter=2000,
+        n_iter_no_change=5,
+        validation_fraction=0.25,
+    )
+    _fit_quietly(model, X, y)
+    scores = model.validation_scores_
+    assert len(scores) == model.n_iter_ < 2000
+    assert model.best_validation_score_ == max(scores)
+    assert np.argmax(scores) == len(scores) - 1 - 5  # five steps without gain
+    _, X_val, _, y_val = train_test_split(
+        X, y, test_size=0.25, random_state=check_random_state(0)
+    )
+    assert_allclose(model.score(X_val, y_val), model.best_validation_score_)
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov", "lbfgs"])
+def test_early_stopping_works_with_every_solver(data, solver):
+    X, y = data
+    model = _fit_quietly(_fast(solver=solver, early_stopping=True), X, y)
+    assert len(model.validation_scores_) == model.n_iter_
+    assert np.isfinite(model.predict(X)).all()
+    plain = _fit_quietly(_fast(solver=solver), X, y)
+    assert plain.validation_scores_ is None
