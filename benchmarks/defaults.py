@@ -43,6 +43,7 @@ VARIANTS = {
     "n_neurons=512": {"n_neurons": 512},
     "n_neurons=2048": {"n_neurons": 2048},
     "max_iter=300": {"max_iter": 300},
+    "early_stopping=True, alpha=0": {"early_stopping": True, "alpha": 0.0},
     "solver='gd'": {"solver": "gd"},
     "solver='lbfgs'": {"solver": "lbfgs"},
     "paper (None, False, 0, gaussian, gd)": {
