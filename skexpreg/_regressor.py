@@ -5,6 +5,7 @@ The mathematics lives in :mod:`skexpreg._model`, the optimisation loop in
 """
 
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -340,7 +341,61 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         self : ExponentialRegressor
             The fitted estimator.
         """
-        warm = bool(self.warm_start) and hasattr(self, "weights_")
+        settings = _Settings(
+            warm=bool(self.warm_start) and hasattr(self, "weights_"),
+            max_iter=self.max_iter,
+            tol=self.tol,
+            solver=self.solver,
+            learning_rate=self.learning_rate,
+            early_stopping=self.early_stopping,
+        )
+        return self._fit(X, y, sample_weight, settings)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One full-batch gradient-descent step on the given rows.
+
+        The first call initialises the model from its rows (input and target
+        scaling, :math:`W(0)`, the signs and, for ``learning_rate="auto"``,
+        the step from the kernel at :math:`W(0)`); every call then takes
+        exactly one plain gradient step (whatever ``solver`` says) on the
+        rows it is given, with the step found by the first call (halved if
+        the loss rises), and appends its loss to ``loss_curve_``. Use it to
+        stream blocks of data (for example with dask-ml's ``Incremental``);
+        note that the paper's guarantee covers full-batch gradient descent on
+        all the data only, not steps on changing blocks.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A block of training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Its sample weights.
+
+        Returns
+        -------
+        self : ExponentialRegressor
+            The updated estimator.
+        """
+        fitted = hasattr(self, "weights_")
+        settings = _Settings(
+            warm=fitted,
+            max_iter=1,
+            tol=0.0,
+            solver="gd",
+            learning_rate=(
+                self.learning_rate_
+                if fitted and self.learning_rate_ is not None
+                else self.learning_rate
+            ),
+            early_stopping=False,
+        )
+        return self._fit(X, y, sample_weight, settings)
+
+    def _fit(self, X, y, sample_weight, settings):
+        warm = settings.warm
         X, y = validate_data(
             self,
             X,
@@ -369,7 +424,7 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
 
         random_state = check_random_state(self.random_state)
         validation = None
-        if self.early_stopping:
+        if settings.early_stopping:
             X, X_val, Y, Y_val, sample_weight, weight_val = train_test_split(
                 X,
                 Y,
@@ -421,19 +476,25 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                 )
             initial = objective(start)
             self._check_initial_loss(initial[0], X, Y, input_scale)
-            if self.solver in ("gd", "nesterov"):
+            if settings.solver in ("gd", "nesterov"):
                 learning_rate, step_bound = self._learning_rate_schedule(
-                    X, input_scale, start, sample_weight, runner, random_state
+                    settings.learning_rate,
+                    X,
+                    input_scale,
+                    start,
+                    sample_weight,
+                    runner,
+                    random_state,
                 )
                 result = _solvers.gradient_descent(
                     objective,
                     start,
                     learning_rate=learning_rate,
-                    max_iter=self.max_iter,
-                    tol=self.tol,
+                    max_iter=settings.max_iter,
+                    tol=settings.tol,
                     initial=initial,
                     step_bound=step_bound,
-                    momentum=self.solver == "nesterov",
+                    momentum=settings.solver == "nesterov",
                     callback=monitor,
                     verbose=self.verbose,
                 )
@@ -442,8 +503,8 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                 result = _solvers.lbfgs(
                     objective,
                     start,
-                    max_iter=self.max_iter,
-                    tol=self.tol,
+                    max_iter=settings.max_iter,
+                    tol=settings.tol,
                     initial=initial,
                     callback=monitor,
                     verbose=self.verbose,
@@ -471,7 +532,7 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
         stopped_early = monitor is not None and monitor.stopped
-        self._warn_about(result, learning_rate, stopped_early)
+        self._warn_about(result, learning_rate, settings, stopped_early)
         return self
 
     def _scale_targets(self, Y):
@@ -620,7 +681,14 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         )
 
     def _learning_rate_schedule(
-        self, X, input_scale, weights, sample_weight, runner, random_state
+        self,
+        learning_rate,
+        X,
+        input_scale,
+        weights,
+        sample_weight,
+        runner,
+        random_state,
     ):
         """Initial step and, for ``"auto"``, a bound that follows the curvature.
 
@@ -628,8 +696,8 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
         while training, a warm-started power iteration re-estimates
         ``lambda_max`` so that the step shrinks if the kernel grows.
         """
-        if self.learning_rate != "auto":
-            return float(self.learning_rate), None
+        if learning_rate != "auto":
+            return float(learning_rate), None
         kernel = _WeightSpaceNTK(X, sample_weight, runner, input_scale)
         largest, vector = kernel.largest_eigenpair(weights, random_state)
         self._check_curvature(largest)
@@ -653,7 +721,7 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                 "the inputs or pass a float learning_rate."
             )
 
-    def _warn_about(self, result, learning_rate, stopped_early=False):
+    def _warn_about(self, result, learning_rate, settings, stopped_early=False):
         if result.reductions:
             first = result.reductions[0]
             warnings.warn(
@@ -672,10 +740,10 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                 "rescale the inputs.",
                 ConvergenceWarning,
             )
-        elif not result.converged and not stopped_early:
+        elif not result.converged and not stopped_early and settings.max_iter > 1:
             warnings.warn(
-                f"Gradient descent reached max_iter={self.max_iter} before the "
-                f"relative decrease of the loss fell below tol={self.tol}. "
+                f"Gradient descent reached max_iter={settings.max_iter} before "
+                f"the relative decrease of the loss fell below tol={settings.tol}. "
                 "Increase max_iter or tol.",
                 ConvergenceWarning,
             )
@@ -731,6 +799,18 @@ def _feature_moments(X, sample_weight):
 def _inverse_curvature(curvature):
     # Zero curvature means X = 0 and nothing to learn: any step will do.
     return 1.0 / curvature if curvature > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What one call of ``fit`` or ``partial_fit`` does."""
+
+    warm: bool
+    max_iter: int
+    tol: float
+    solver: str
+    learning_rate: object
+    early_stopping: bool
 
 
 class _ValidationMonitor:

@@ -401,3 +401,30 @@ def test_early_stopping_works_with_every_solver(data, solver):
     assert np.isfinite(model.predict(X)).all()
     plain = _fit_quietly(_fast(solver=solver), X, y)
     assert plain.validation_scores_ is None
+
+
+def test_partial_fit_takes_one_gradient_step_per_call(data):
+    X, y = data
+    fixed = {"learning_rate": 1e-3}
+    streamed = _fast(**fixed)
+    for _ in range(5):
+        streamed.partial_fit(X, y)
+    assert streamed.n_iter_ == len(streamed.loss_curve_) == 5
+    batch = _fit_quietly(_fast(solver="gd", max_iter=5, tol=0.0, **fixed), X, y)
+    assert_allclose(streamed.weights_, batch.weights_, rtol=1e-12)
+    assert_allclose(streamed.loss_curve_, batch.loss_curve_, rtol=1e-12)
+
+
+def test_partial_fit_streams_blocks_and_keeps_the_first_scaling(data):
+    X, y = data
+    model = _fast()
+    model.partial_fit(X[:60], y[:60])
+    scale, step = model.input_scale_.copy(), model.learning_rate_
+    for block in (slice(60, 120), slice(0, 60), slice(60, 120)):
+        model.partial_fit(X[block], y[block])
+    assert model.n_iter_ == 4
+    assert_allclose(model.input_scale_, scale)
+    assert model.learning_rate_ <= step
+    assert model.loss_curve_[-1] < model.initial_loss_
+    with pytest.raises(ValueError, match="features"):
+        model.partial_fit(X[:, :3], y)
