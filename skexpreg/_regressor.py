@@ -29,8 +29,15 @@ from skexpreg import _model, _solvers
 from skexpreg.exceptions import DivergenceWarning
 from skexpreg.ntk import _WeightSpaceNTK
 
+try:  # scikit-learn >= 1.9
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # older versions: no callback API, nothing to support
 
-class ExponentialRegressor(RegressorMixin, BaseEstimator):
+    class CallbackSupportMixin:
+        """Stands in for scikit-learn's callback support where it is absent."""
+
+
+class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     """Over-parameterised exponential regression trained by gradient descent.
 
     The two-layer network of Gao, Mahadevan and Song (2023),
@@ -434,6 +441,7 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
             )
             validation = (X_val, Y_val, weight_val)
 
+        X_raw, y_raw, weight_raw = X, y if validation is None else Y, sample_weight
         if warm:
             X, input_scale = self._transform_inputs(X)
             initial_weights = self.initial_weights_
@@ -474,6 +482,10 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                 monitor = _ValidationMonitor(
                     self, validation, signs, runner, patience=self.n_iter_no_change
                 )
+            bridge = _CallbackBridge.start(
+                self, settings.max_iter, X_raw, y_raw, weight_raw, signs, y.ndim
+            )
+            monitor = _either(monitor, bridge)
             initial = objective(start)
             self._check_initial_loss(initial[0], X, Y, input_scale)
             if settings.solver in ("gd", "nesterov"):
@@ -510,8 +522,9 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                     verbose=self.verbose,
                 )
 
+        monitor = validation and monitor.first
         self.weights_ = result.weights
-        if monitor is not None and monitor.best_weights is not None:
+        if monitor and monitor.best_weights is not None:
             self.weights_ = monitor.best_weights
         self.initial_weights_ = initial_weights
         self.output_signs_ = signs[:, 0].copy() if y.ndim == 1 else signs
@@ -524,15 +537,16 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
             self.n_step_reductions_ = self.n_evaluations_ = 0
         self.n_step_reductions_ += len(result.reductions)
         self.n_evaluations_ += result.n_evaluations + 1  # + the one at the start
-        if monitor is not None:
+        if monitor:
             previous = warm and getattr(self, "validation_scores_", None) or []
             self.validation_scores_ = previous + monitor.scores
             self.best_validation_score_ = max(self.validation_scores_)
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        stopped_early = monitor is not None and monitor.stopped
-        self._warn_about(result, learning_rate, settings, stopped_early)
+        self._warn_about(result, learning_rate, settings)
+        if bridge is not None:
+            bridge.close()  # after the fitted attributes are in place
         return self
 
     def _scale_targets(self, Y):
@@ -721,7 +735,7 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                 "the inputs or pass a float learning_rate."
             )
 
-    def _warn_about(self, result, learning_rate, settings, stopped_early=False):
+    def _warn_about(self, result, learning_rate, settings):
         if result.reductions:
             first = result.reductions[0]
             warnings.warn(
@@ -740,7 +754,7 @@ class ExponentialRegressor(RegressorMixin, BaseEstimator):
                 "rescale the inputs.",
                 ConvergenceWarning,
             )
-        elif not result.converged and not stopped_early and settings.max_iter > 1:
+        elif not (result.converged or result.interrupted or settings.max_iter == 1):
             warnings.warn(
                 f"Gradient descent reached max_iter={settings.max_iter} before "
                 f"the relative decrease of the loss fell below tol={settings.tol}. "
@@ -847,3 +861,85 @@ class _ValidationMonitor:
         self.best = max(self.best, score)
         self.stopped = self.without_improvement >= self.patience
         return self.stopped
+
+
+class _either:
+    """Solver callback that calls two callbacks and stops if either says so.
+
+    ``first`` is the first callback (or None); with no callbacks at all the
+    solver gets None.
+    """
+
+    def __new__(cls, first, second):
+        if first is None and second is None:
+            return None
+        return super().__new__(cls)
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def __call__(self, weights):
+        stop = False
+        for callback in (self.first, self.second):
+            if callback is not None:
+                stop |= bool(callback(weights))
+        return stop
+
+
+class _CallbackBridge:
+    """scikit-learn's callback API (``set_callbacks``, >= 1.9) around a fit.
+
+    The fit is the root task and every solver step a subtask; the end of a
+    step hands the callbacks an estimator reconstructed with that step's
+    weights (so ``ScoringMonitor`` can score it on the raw data) and a
+    callback may ask to stop. Following scikit-learn's L-BFGS bridge, the
+    subtask of the next step is begun when a step ends, and the last,
+    never-run one is ended empty by :meth:`close`.
+    """
+
+    @classmethod
+    def start(cls, estimator, max_iter, X, y, sample_weight, signs, y_ndim):
+        if not getattr(estimator, "_skl_callbacks", None):
+            return None  # no callbacks (or a scikit-learn without the API)
+        return cls(estimator, max_iter, X, y, sample_weight, signs, y_ndim)
+
+    def __init__(self, estimator, max_iter, X, y, sample_weight, signs, y_ndim):
+        self.estimator, self.X, self.y = estimator, X, y
+        self.metadata = {"sample_weight": sample_weight}
+        self.signs = signs[:, 0].copy() if y_ndim == 1 else signs
+        self.root = estimator._init_callback_context(max_subtasks=max_iter + 1)
+        self.root.call_on_fit_task_begin(
+            estimator=estimator, X=X, y=y, metadata=self.metadata
+        )
+        self.step = self._begin()
+
+    def _begin(self):
+        context = self.root.subcontext(task_name="iteration")
+        context.call_on_fit_task_begin(
+            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata
+        )
+        return context
+
+    def __call__(self, weights):
+        stop = self.step.call_on_fit_task_end(
+            estimator=self.estimator,
+            X=self.X,
+            y=self.y,
+            metadata=self.metadata,
+            reconstruction_attributes=lambda: {
+                "weights_": weights.copy(),
+                "output_signs_": self.signs,
+            },
+        )
+        self.step = self._begin()
+        return stop
+
+    def close(self):
+        self.step.call_on_fit_task_end(estimator=self.estimator)
+        self.root.call_on_fit_task_end(
+            estimator=self.estimator,
+            X=self.X,
+            y=self.y,
+            metadata=self.metadata,
+            reconstruction_attributes={},
+        )

@@ -45,6 +45,7 @@ class SolverResult:
     reductions: list = field(default_factory=list)
     stalled: bool = False
     n_evaluations: int = 0  # objective evaluations made by the solver
+    interrupted: bool = False  # the caller's callback asked to stop
 
 
 def gradient_descent(
@@ -120,7 +121,7 @@ def gradient_descent(
     loss_curve = []
     reductions = []
     consecutive_reductions = 0
-    converged = stalled = False
+    converged = stalled = interrupted = False
     start = time.perf_counter()
     report_every = 1 if verbose > 1 else max(1, max_iter // 10)
 
@@ -175,6 +176,7 @@ def gradient_descent(
                 f"elapsed = {time.perf_counter() - start:.2f} s"
             )
         if callback is not None and callback(weights):
+            interrupted = True
             break
         if loss == 0 or decrease < tol * (loss + decrease):
             converged = True
@@ -190,6 +192,7 @@ def gradient_descent(
         reductions=reductions,
         stalled=stalled,
         n_evaluations=n_evaluations,
+        interrupted=interrupted,
     )
 
 
@@ -255,11 +258,12 @@ def lbfgs(objective, weights, *, max_iter, tol, initial=None, callback=None, ver
             "gtol": 0.0,
         },
     )
+    interrupted = False
     try:
         result = minimize(fun, evaluations["accepted"], **options)
         final, converged = result.x, result.nit < max_iter and result.status == 0
     except _Stop:
-        final, converged = evaluations["accepted"], False
+        final, converged, interrupted = evaluations["accepted"], False, True
     return SolverResult(
         weights=final.reshape(shape).astype(dtype),
         n_iter=len(loss_curve),
@@ -268,6 +272,7 @@ def lbfgs(objective, weights, *, max_iter, tol, initial=None, callback=None, ver
         converged=converged,
         initial_loss=initial_loss,
         n_evaluations=evaluations["count"] + (initial is None),
+        interrupted=interrupted,
     )
 
 
