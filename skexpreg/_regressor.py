@@ -165,7 +165,9 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Lanczos start vector. Pass an int for reproducible fits.
 
     verbose : int, default=0
-        ``1`` prints about ten progress lines per fit, ``2`` one per step.
+        ``1`` prints about ten progress lines per fit (iteration, loss, step
+        size, validation R² with ``early_stopping``, elapsed time), ``2`` one
+        per step.
 
     Attributes
     ----------
@@ -485,6 +487,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             bridge = _CallbackBridge.start(
                 self, settings.max_iter, X_raw, y_raw, weight_raw, signs, y.ndim
             )
+            progress = monitor.describe if monitor is not None else None
             monitor = _either(monitor, bridge)
             initial = objective(start)
             self._check_initial_loss(initial[0], X, Y, input_scale)
@@ -508,6 +511,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     step_bound=step_bound,
                     momentum=settings.solver == "nesterov",
                     callback=monitor,
+                    progress=progress,
                     verbose=self.verbose,
                 )
             else:
@@ -519,6 +523,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     tol=settings.tol,
                     initial=initial,
                     callback=monitor,
+                    progress=progress,
                     verbose=self.verbose,
                 )
 
@@ -756,8 +761,9 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
         elif not (result.converged or result.interrupted or settings.max_iter == 1):
             warnings.warn(
-                f"Gradient descent reached max_iter={settings.max_iter} before "
-                f"the relative decrease of the loss fell below tol={settings.tol}. "
+                f"The {settings.solver} solver reached max_iter={settings.max_iter} "
+                "before the relative decrease of the loss fell below "
+                f"tol={settings.tol}. "
                 "Increase max_iter or tol.",
                 ConvergenceWarning,
             )
@@ -861,6 +867,9 @@ class _ValidationMonitor:
         self.best = max(self.best, score)
         self.stopped = self.without_improvement >= self.patience
         return self.stopped
+
+    def describe(self):
+        return f"validation R2 = {self.scores[-1]:.4f}"
 
 
 class _either:

@@ -60,6 +60,7 @@ def gradient_descent(
     step_bound_every=40,
     momentum=False,
     callback=None,
+    progress=None,
     verbose=0,
 ):
     """Full-batch gradient descent ``W(t+1) = W(t) - eta * grad L(W(t))``.
@@ -108,8 +109,12 @@ def gradient_descent(
         Nesterov acceleration with restarts, as above.
     callback : callable, default=None
         ``callback(W)`` after every accepted step; returning True stops.
+    progress : callable, default=None
+        ``progress()`` returns text appended to each progress line (the
+        estimator's validation score).
     verbose : int, default=0
-        0 is silent; 1 prints about ten progress lines; 2 prints every step.
+        0 is silent; 1 prints about ten progress lines (iteration, loss,
+        step size, elapsed time); 2 prints every step.
     """
     weights = weights.copy()
     loss, gradient = objective(weights) if initial is None else initial
@@ -169,13 +174,10 @@ def gradient_descent(
         weights, loss, gradient = candidate, new_loss, new_gradient
         loss_curve.append(loss)
         n_iter = len(loss_curve)
-        if verbose and (n_iter % report_every == 0 or n_iter == 1):
-            print(
-                f"Iteration {n_iter}, loss = {loss:.6g}, "
-                f"learning rate = {eta:.3g}, "
-                f"elapsed = {time.perf_counter() - start:.2f} s"
-            )
-        if callback is not None and callback(weights):
+        stop = callback is not None and bool(callback(weights))
+        if verbose and (n_iter % report_every == 0 or n_iter == 1 or stop):
+            _report(n_iter, loss, start, eta, progress)
+        if stop:
             interrupted = True
             break
         if loss == 0 or decrease < tol * (loss + decrease):
@@ -208,7 +210,17 @@ class _Stop(Exception):
     """Raised by the L-BFGS callback when the caller's callback says stop."""
 
 
-def lbfgs(objective, weights, *, max_iter, tol, initial=None, callback=None, verbose=0):
+def lbfgs(
+    objective,
+    weights,
+    *,
+    max_iter,
+    tol,
+    initial=None,
+    callback=None,
+    progress=None,
+    verbose=0,
+):
     """Limited-memory BFGS (:func:`scipy.optimize.minimize`, ``L-BFGS-B``).
 
     Uses the same blocked loss and gradient as gradient descent. ``callback``
@@ -222,6 +234,7 @@ def lbfgs(objective, weights, *, max_iter, tol, initial=None, callback=None, ver
     evaluations = {"count": 0}
     loss_curve = []
     start = time.perf_counter()
+    report_every = 1 if verbose > 1 else max(1, max_iter // 10)
 
     def fun(flat):
         evaluations["count"] += 1
@@ -237,13 +250,14 @@ def lbfgs(objective, weights, *, max_iter, tol, initial=None, callback=None, ver
         loss = last_loss if np.array_equal(last_flat, flat) else fun(flat)[0]
         loss_curve.append(loss)
         evaluations["accepted"] = flat.copy()
-        if callback is not None and callback(flat.reshape(shape).astype(dtype)):
+        n_iter = len(loss_curve)
+        stop = callback is not None and bool(
+            callback(flat.reshape(shape).astype(dtype))
+        )
+        if verbose and (n_iter % report_every == 0 or n_iter == 1 or stop):
+            _report(n_iter, loss, start, None, progress)
+        if stop:
             raise _Stop
-        if verbose > 1 or (verbose and len(loss_curve) % max(1, max_iter // 10) == 0):
-            print(
-                f"Iteration {len(loss_curve)}, loss = {loss:.6g}, "
-                f"elapsed = {time.perf_counter() - start:.2f} s"
-            )
 
     initial_loss = objective(weights)[0] if initial is None else initial[0]
     evaluations["accepted"] = weights.astype(np.float64).ravel()
@@ -274,6 +288,16 @@ def lbfgs(objective, weights, *, max_iter, tol, initial=None, callback=None, ver
         n_evaluations=evaluations["count"] + (initial is None),
         interrupted=interrupted,
     )
+
+
+def _report(n_iter, loss, start, learning_rate, progress):
+    parts = [f"Iteration {n_iter}", f"loss = {loss:.6g}"]
+    if learning_rate is not None:
+        parts.append(f"learning rate = {learning_rate:.3g}")
+    if progress is not None:
+        parts.append(progress())
+    parts.append(f"elapsed = {time.perf_counter() - start:.2f} s")
+    print(", ".join(parts))
 
 
 # What L-BFGS is told when the network overflows: finite, so that its line

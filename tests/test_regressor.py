@@ -428,3 +428,14 @@ def test_partial_fit_streams_blocks_and_keeps_the_first_scaling(data):
     assert model.loss_curve_[-1] < model.initial_loss_
     with pytest.raises(ValueError, match="features"):
         model.partial_fit(X[:, :3], y)
+
+
+def test_verbose_prints_progress_with_validation_score(data, capsys):
+    X, y = data
+    _fit_quietly(_fast(max_iter=40, tol=0.0), X, y)
+    assert capsys.readouterr().out == ""  # silent by default
+    _fit_quietly(_fast(max_iter=40, tol=0.0, verbose=1, early_stopping=True), X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert 2 <= len(lines) <= 12
+    assert all(line.startswith("Iteration ") for line in lines)
+    assert all("validation R2 = " in line and "elapsed = " in line for line in lines)
