@@ -452,3 +452,16 @@ def test_dask_ml_incremental_streams_blocks_through_partial_fit(data):
         manual.partial_fit(X[start : start + 40], y[start : start + 40])
     assert incremental.estimator_.n_iter_ == manual.n_iter_ == 3
     assert_allclose(incremental.estimator_.weights_, manual.weights_, rtol=1e-12)
+
+
+def test_one_column_2d_target_is_the_1d_fit_with_the_same_signs(data):
+    X, y = data
+    flat = _fit_quietly(_fast(), X, y)
+    column = _fit_quietly(_fast(), X, y[:, None])
+    assert column.predict(X).shape == (len(y), 1)
+    assert_allclose(column.output_signs_[:, 0], flat.output_signs_)
+    assert_allclose(column.predict(X)[:, 0], flat.predict(X), rtol=1e-12)
+    # Each output of a multi-output fit has its own balanced signs.
+    both = _fit_quietly(_fast(), X, np.column_stack([y, y**2]))
+    assert both.output_signs_.shape == (32, 2)
+    assert (both.output_signs_.sum(axis=0) == 0).all()  # paired: balanced
