@@ -465,3 +465,16 @@ def test_one_column_2d_target_is_the_1d_fit_with_the_same_signs(data):
     both = _fit_quietly(_fast(), X, np.column_stack([y, y**2]))
     assert both.output_signs_.shape == (32, 2)
     assert (both.output_signs_.sum(axis=0) == 0).all()  # paired: balanced
+
+
+def test_pandas_input_keeps_feature_names_and_checks_columns(data):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    model = _fit_quietly(_fast(), frame, pd.Series(y))
+    assert list(model.feature_names_in_) == list(frame.columns)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        from_array = model.predict(X)
+    assert_allclose(model.predict(frame), from_array)
+    with pytest.raises(ValueError, match="feature names"):
+        model.predict(frame[frame.columns[::-1]])
