@@ -214,8 +214,9 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         otherwise None.
 
     best_validation_score_ : float or None
-        The best of ``validation_scores_``: the score of ``weights_`` on the
-        validation split (None without ``early_stopping``).
+        The best validation score of the last call to ``fit``: the score of
+        ``weights_`` on its validation split (None without
+        ``early_stopping``).
 
     input_offset_ : ndarray of shape (n_features,)
         Subtracted from the inputs before scaling (zero unless
@@ -488,7 +489,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 self, settings.max_iter, X_raw, y_raw, weight_raw, signs, y.ndim
             )
             progress = monitor.describe if monitor is not None else None
-            monitor = _either(monitor, bridge)
+            callback = _either(monitor, bridge)
             initial = objective(start)
             self._check_initial_loss(initial[0], X, Y, input_scale)
             if settings.solver in ("gd", "nesterov"):
@@ -510,7 +511,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     initial=initial,
                     step_bound=step_bound,
                     momentum=settings.solver == "nesterov",
-                    callback=monitor,
+                    callback=callback,
                     progress=progress,
                     verbose=self.verbose,
                 )
@@ -522,14 +523,13 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     max_iter=settings.max_iter,
                     tol=settings.tol,
                     initial=initial,
-                    callback=monitor,
+                    callback=callback,
                     progress=progress,
                     verbose=self.verbose,
                 )
 
-        monitor = validation and monitor.first
         self.weights_ = result.weights
-        if monitor and monitor.best_weights is not None:
+        if monitor is not None and monitor.best_weights is not None:
             self.weights_ = monitor.best_weights
         self.initial_weights_ = initial_weights
         self.output_signs_ = signs[:, 0].copy() if y.ndim == 1 else signs
@@ -542,10 +542,10 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.n_step_reductions_ = self.n_evaluations_ = 0
         self.n_step_reductions_ += len(result.reductions)
         self.n_evaluations_ += result.n_evaluations + 1  # + the one at the start
-        if monitor:
+        if monitor is not None:
             previous = warm and getattr(self, "validation_scores_", None) or []
             self.validation_scores_ = previous + monitor.scores
-            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_validation_score_ = monitor.best
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
@@ -875,8 +875,7 @@ class _ValidationMonitor:
 class _either:
     """Solver callback that calls two callbacks and stops if either says so.
 
-    ``first`` is the first callback (or None); with no callbacks at all the
-    solver gets None.
+    Either may be None; with no callbacks at all the solver gets None.
     """
 
     def __new__(cls, first, second):

@@ -445,7 +445,7 @@ def test_dask_ml_incremental_streams_blocks_through_partial_fit(data):
     da = pytest.importorskip("dask.array")
     wrappers = pytest.importorskip("dask_ml.wrappers")
     X, y = data
-    incremental = wrappers.Incremental(_fast(learning_rate=1e-3))
+    incremental = wrappers.Incremental(_fast(learning_rate=1e-3), shuffle_blocks=False)
     incremental.fit(da.from_array(X, chunks=40), da.from_array(y, chunks=40))
     manual = _fast(learning_rate=1e-3)
     for start in range(0, len(y), 40):
