@@ -278,12 +278,11 @@ def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, r
         residual -= y[block]
         weighted = residual * sample_weight[block, None]
         loss = 0.5 * float(np.vdot(weighted.astype(np.float64), residual))
-        if single_output and not sparse.issparse(X_block):
-            # X_b^T (r a^T o E) = (X_b * r)^T E diag(a): fold r into the
-            # (b, d) operand and a into the (d, m) result instead of making
-            # another pass over the (b, m) activations.
-            return loss, (X_block * weighted).T @ E
-        E *= weighted if single_output else weighted @ signs_eff.T
+        if single_output:
+            # X_b^T (r a^T o E) = (X_b * r)^T E diag(a): the signs a are
+            # applied to the (d, m) sum below.
+            return loss, _rows_weighted_transpose_dot(X_block, E, weighted[:, 0])
+        E *= weighted @ signs_eff.T
         return loss, np.asarray(X_block.T @ E)
 
     blocks = _blocks_for(X, W_eff)
@@ -314,14 +313,9 @@ def ntk_features_transpose_dot(X, weights, vector, runner, sample_weight=None):
     def block_product(block):
         X_block = X[block]
         E = _activations(X_block, weights)
-        if sparse.issparse(X_block):
-            E *= vector[block, None]
-            return np.asarray(X_block.T @ E)
-        return (X_block * vector[block, None]).T @ E
+        return _rows_weighted_transpose_dot(X_block, E, vector[block])
 
-    result = np.zeros_like(weights)
-    for partial in runner.map(block_product, _blocks_for(X, weights)):
-        result += partial
+    result = _sum_over_blocks(block_product, X, weights, runner)
     result *= scale
     return result
 
@@ -358,21 +352,37 @@ def ntk_weight_space_dot(X, weights, direction, runner, sample_weight=None):
     def block_product(block):
         X_block = X[block]
         E = _activations(X_block, weights)
-        projected = E * _preactivations(X_block, direction, name="ZU")
+        projected = _preactivations(X_block, direction, name="ZU")
+        projected *= E
         coefficients = projected.sum(axis=1)
         if sample_weight is not None:
             coefficients *= sample_weight[block]
-        if sparse.issparse(X_block):
-            E *= coefficients[:, None]
-            return np.asarray(X_block.T @ E)
-        return (X_block * coefficients[:, None]).T @ E
+        return _rows_weighted_transpose_dot(X_block, E, coefficients)
 
-    result = np.zeros_like(weights)
-    for partial in runner.map(block_product, _blocks_for(X, weights)):
-        result += partial
+    result = _sum_over_blocks(block_product, X, weights, runner)
     result *= scale
     return result
 
 
 def _blocks_for(X, weights):
     return row_blocks(X.shape[0], weights.shape[1], weights.dtype)
+
+
+def _rows_weighted_transpose_dot(X_block, E, coefficients):
+    """``X_b^T (c o E)`` for row coefficients ``c``, as a (d, m) matrix.
+
+    For dense ``X_b`` the coefficients scale the small (b, d) operand rather
+    than the (b, m) activations; sparse ``X_b`` scales ``E`` in place.
+    """
+    if sparse.issparse(X_block):
+        E *= coefficients[:, None]
+        return np.asarray(X_block.T @ E)
+    return (X_block * coefficients[:, None]).T @ E
+
+
+def _sum_over_blocks(block_product, X, weights, runner):
+    """Sum the (d, m) results of ``block_product`` over row blocks, in order."""
+    result = np.zeros_like(weights)
+    for partial in runner.map(block_product, _blocks_for(X, weights)):
+        result += partial
+    return result
