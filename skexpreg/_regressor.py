@@ -21,11 +21,12 @@ from sklearn.utils.extmath import row_norms
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_array,
     check_is_fitted,
     validate_data,
 )
 
-from skexpreg import _model, _solvers
+from skexpreg import _dask, _model, _solvers
 from skexpreg.exceptions import DivergenceWarning
 from skexpreg.ntk import _WeightSpaceNTK
 
@@ -406,26 +407,32 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, settings):
         warm = settings.warm
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            multi_output=True,
-            y_numeric=True,
-            reset=not warm,
-        )
-        if sparse.issparse(X):
-            X = X.tocsr()
-        dtype = self.weights_.dtype if warm else X.dtype
-        X = X.astype(dtype, copy=False)
-        Y = np.asarray(y, dtype=dtype).reshape(X.shape[0], -1)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
-        if (sample_weight < 0).any():
-            raise ValueError("sample_weight must be non-negative.")
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight must contain at least one positive value.")
+        on_dask = _dask.any_dask(X, y, sample_weight)
+        if on_dask:
+            if not _dask.is_dask_collection(X):
+                raise TypeError(
+                    "y or sample_weight is a dask collection but X is not; pass "
+                    "X as a dask array (or dask dataframe) too."
+                )
+            if settings.early_stopping:
+                raise ValueError(
+                    "early_stopping=True is not supported for dask input; hold "
+                    "out a validation set and use warm_start or callbacks instead."
+                )
+            X, Y, sample_weight, y_ndim = _dask.validate_fit(
+                self,
+                X,
+                y,
+                sample_weight,
+                reset=not warm,
+                dtype=self.weights_.dtype if warm else None,
+            )
+            dtype = X.dtype
+        else:
+            X, Y, sample_weight, y_ndim = self._validate_fit_data(
+                X, y, sample_weight, warm
+            )
+            dtype = X.dtype
         if warm and Y.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[1]} output(s) but the fitted model has "
@@ -444,7 +451,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
             validation = (X_val, Y_val, weight_val)
 
-        X_raw, y_raw, weight_raw = X, y if validation is None else Y, sample_weight
+        X_raw, weight_raw = X, sample_weight
+        y_raw = Y if validation is not None or y_ndim == 2 else Y[:, 0]
         if warm:
             X, input_scale = self._transform_inputs(X)
             initial_weights = self.initial_weights_
@@ -467,13 +475,17 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             start = initial_weights
         Y = self._scale_targets(Y)
         alpha = float(self.alpha)
+        rows = _dask.Rows(X, Y, sample_weight) if on_dask else None
 
         with _model.BlockRunner(effective_n_jobs(self.n_jobs)) as runner:
 
             def objective(weights):
-                loss, gradient = _model.loss_and_gradient(
-                    X, Y, sample_weight, weights, signs, input_scale, runner
-                )
+                if rows is not None:
+                    loss, gradient = rows.loss_and_gradient(weights, signs, input_scale)
+                else:
+                    loss, gradient = _model.loss_and_gradient(
+                        X, Y, sample_weight, weights, signs, input_scale, runner
+                    )
                 if alpha > 0:
                     displacement = weights - initial_weights
                     loss += 0.5 * alpha * float(np.vdot(displacement, displacement))
@@ -486,7 +498,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     self, validation, signs, runner, patience=self.n_iter_no_change
                 )
             bridge = _CallbackBridge.start(
-                self, settings.max_iter, X_raw, y_raw, weight_raw, signs, y.ndim
+                self, settings.max_iter, X_raw, y_raw, weight_raw, signs, y_ndim
             )
             progress = monitor.describe if monitor is not None else None
             callback = _either(monitor, bridge)
@@ -495,7 +507,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             if settings.solver in ("gd", "nesterov"):
                 learning_rate, step_bound = self._learning_rate_schedule(
                     settings.learning_rate,
-                    X,
+                    X if rows is None else rows,
                     input_scale,
                     start,
                     sample_weight,
@@ -532,7 +544,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if monitor is not None and monitor.best_weights is not None:
             self.weights_ = monitor.best_weights
         self.initial_weights_ = initial_weights
-        self.output_signs_ = signs[:, 0].copy() if y.ndim == 1 else signs
+        self.output_signs_ = signs[:, 0].copy() if y_ndim == 1 else signs
         self.learning_rate_ = result.learning_rate
         previous = warm and self.loss_curve_ or []
         self.loss_curve_ = previous + result.loss_curve
@@ -554,6 +566,30 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             bridge.close()  # after the fitted attributes are in place
         return self
 
+    def _validate_fit_data(self, X, y, sample_weight, warm):
+        """Checked in-memory ``(X, Y, sample_weight, y_ndim)``; ``Y`` is (n, k)."""
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            multi_output=True,
+            y_numeric=True,
+            reset=not warm,
+        )
+        if sparse.issparse(X):
+            X = X.tocsr()
+        dtype = self.weights_.dtype if warm else X.dtype
+        X = X.astype(dtype, copy=False)
+        Y = np.asarray(y, dtype=dtype).reshape(X.shape[0], -1)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+        if (sample_weight < 0).any():
+            raise ValueError("sample_weight must be non-negative.")
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight must contain at least one positive value.")
+        return X, Y, sample_weight, np.ndim(y)
+
     def _scale_targets(self, Y):
         dtype = Y.dtype
         return (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
@@ -567,16 +603,36 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape \
+                (n_samples, n_features)
             Inputs.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions, in the dtype of the fitted weights (float64 when
-            either the weights or ``X`` are float64).
+            either the weights or ``X`` are float64). For a dask array or
+            dataframe ``X``, a dask array with the same row chunks, computed
+            blockwise when asked for.
         """
-        X, input_scale = self._seen_inputs(X)
+        if _dask.is_dask_collection(X):
+            check_is_fitted(self)
+            X = _dask.validate_predict(self, X, self.weights_.dtype)
+            return _dask.predict(
+                self._predict_chunk,
+                X,
+                self.n_outputs_,
+                one_dimensional=self.output_signs_.ndim == 1,
+                dtype=X.dtype,
+            )
+        return self._predict_seen(*self._seen_inputs(X))
+
+    def _predict_chunk(self, X):
+        """Predictions for one chunk of a dask array already checked by predict."""
+        X = check_array(X, dtype=X.dtype)
+        return self._predict_seen(*self._transform_inputs(X))
+
+    def _predict_seen(self, X, input_scale):
         dtype = X.dtype
         max_z = _model.max_safe_preactivation(
             self.n_neurons, dtype, output_scale=float(np.max(self.target_scale_))
@@ -672,6 +728,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         n_outputs = Y.shape[1]
         if not self.target_scaling:
             return np.zeros(n_outputs), np.ones(n_outputs)
+        if _dask.is_dask_collection(Y):
+            return _dask.target_moments(Y, sample_weight)
         Y64 = Y.astype(np.float64)
         magnitude = np.abs(Y64).max(axis=0)
         magnitude[magnitude == 0] = 1.0
@@ -717,7 +775,10 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """
         if learning_rate != "auto":
             return float(learning_rate), None
-        kernel = _WeightSpaceNTK(X, sample_weight, runner, input_scale)
+        if isinstance(X, _dask.Rows):
+            kernel = _dask.WeightSpaceNTK(X, input_scale)
+        else:
+            kernel = _WeightSpaceNTK(X, sample_weight, runner, input_scale)
         largest, vector = kernel.largest_eigenpair(weights, random_state)
         self._check_curvature(largest)
         state = {"vector": vector}
@@ -775,6 +836,8 @@ def _max_row_norm(X, rows):
     Row norms are computed for all rows and then masked, so that ``X`` is not
     copied; if the squares overflow, the rows are rescaled first.
     """
+    if _dask.is_dask_collection(X):
+        return _dask.max_row_norm(X, rows)
     with np.errstate(over="ignore"):
         norms = row_norms(X)[rows]
     largest = float(norms.max()) if norms.size else 0.0
@@ -794,6 +857,8 @@ def _feature_moments(X, sample_weight):
     dense ``X`` is processed in row chunks, so that no temporary as large as
     ``X`` is made.
     """
+    if _dask.is_dask_collection(X):
+        return _dask.feature_moments(X, sample_weight)
     if sparse.issparse(X):
         magnitude = abs(X).max(axis=0).toarray().ravel().astype(np.float64)
         magnitude[~(magnitude > 0)] = 1.0

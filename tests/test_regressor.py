@@ -441,19 +441,6 @@ def test_verbose_prints_progress_with_validation_score(data, capsys):
     assert all("validation R2 = " in line and "elapsed = " in line for line in lines)
 
 
-def test_dask_ml_incremental_streams_blocks_through_partial_fit(data):
-    da = pytest.importorskip("dask.array")
-    wrappers = pytest.importorskip("dask_ml.wrappers")
-    X, y = data
-    incremental = wrappers.Incremental(_fast(learning_rate=1e-3), shuffle_blocks=False)
-    incremental.fit(da.from_array(X, chunks=40), da.from_array(y, chunks=40))
-    manual = _fast(learning_rate=1e-3)
-    for start in range(0, len(y), 40):
-        manual.partial_fit(X[start : start + 40], y[start : start + 40])
-    assert incremental.estimator_.n_iter_ == manual.n_iter_ == 3
-    assert_allclose(incremental.estimator_.weights_, manual.weights_, rtol=1e-12)
-
-
 def test_one_column_2d_target_is_the_1d_fit_with_the_same_signs(data):
     X, y = data
     flat = _fit_quietly(_fast(), X, y)

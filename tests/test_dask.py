@@ -1,0 +1,192 @@
+"""Fitting and predicting on dask arrays, on a local two-process cluster.
+
+Skipped without the optional ``[dask]`` extra (dask and distributed).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.model_selection import GridSearchCV
+
+from skexpreg import ExponentialRegressor
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two worker processes on the loopback interface, closed afterwards."""
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    ) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 3, size=(1200, 4))
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * rng.randn(len(X))
+    weight = rng.uniform(0.5, 2.0, size=len(X))
+    return X, y, weight
+
+
+def _fit(model, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
+        return model.fit(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"max_iter": 60},  # nesterov, learning_rate="auto" by Lanczos (n > 1000)
+        {"solver": "gd", "max_iter": 60},
+        {"solver": "lbfgs", "max_iter": 60},
+        {"input_scaling": "max_norm", "alpha": 0.0, "max_iter": 60},
+    ],
+)
+def test_fit_on_cluster_equals_in_memory_fit(client, data, params):
+    X, y, weight = data
+    model = ExponentialRegressor(24, random_state=0, **params)
+    local = _fit(model, X, y, sample_weight=weight)
+    Xd = da.from_array(X, chunks=(250, 2))  # columns are gathered into one chunk
+    yd, weightd = da.from_array(y, chunks=400), da.from_array(weight, chunks=300)
+    remote = _fit(ExponentialRegressor(24, random_state=0, **params), Xd, yd, weightd)
+
+    assert remote.n_iter_ == local.n_iter_
+    assert_allclose(remote.weights_, local.weights_, rtol=1e-8, atol=1e-12)
+    assert_allclose(remote.loss_curve_, local.loss_curve_, rtol=1e-8)
+    assert_allclose(remote.input_scale_, local.input_scale_, rtol=1e-12)
+    assert_allclose(remote.target_mean_, local.target_mean_, rtol=1e-12)
+    if local.learning_rate_ is not None:  # None for L-BFGS
+        assert remote.learning_rate_ == pytest.approx(local.learning_rate_, rel=1e-8)
+
+
+def test_predict_on_dask_returns_a_lazy_blockwise_dask_array(client, data):
+    X, y, _ = data
+    model = _fit(ExponentialRegressor(16, max_iter=30, random_state=0), X, y)
+    Xd = da.from_array(X, chunks=(500, 4))
+    predicted = model.predict(Xd)
+    assert isinstance(predicted, da.Array)
+    assert predicted.chunks == ((500, 500, 200),)
+    assert_allclose(predicted.compute(), model.predict(X), rtol=1e-12)
+
+
+def test_multi_output_fit_and_predict_on_dask(client, data):
+    X, y, _ = data
+    Y = np.column_stack([y, y**2])
+    local = _fit(ExponentialRegressor(16, max_iter=30, random_state=0), X, Y)
+    remote = _fit(
+        ExponentialRegressor(16, max_iter=30, random_state=0),
+        da.from_array(X, chunks=300),
+        da.from_array(Y, chunks=(300, 1)),
+    )
+    assert_allclose(remote.weights_, local.weights_, rtol=1e-8, atol=1e-12)
+    predicted = remote.predict(da.from_array(X, chunks=300))
+    assert predicted.shape == (len(X), 2)
+    assert_allclose(predicted.compute(), local.predict(X), rtol=1e-8)
+
+
+def test_result_does_not_depend_on_the_chunking(data):
+    X, y, _ = data
+    with dask.config.set(scheduler="threads"):
+        fits = [
+            _fit(
+                ExponentialRegressor(16, solver="gd", max_iter=40, random_state=0),
+                da.from_array(X, chunks=chunks),
+                y,
+            )
+            for chunks in (1200, 100, 333)
+        ]
+    for other in fits[1:]:
+        assert_allclose(other.weights_, fits[0].weights_, rtol=1e-10, atol=1e-14)
+
+
+def test_partial_fit_on_dask_is_one_full_batch_step(client, data):
+    X, y, _ = data
+    local, remote = (ExponentialRegressor(16, random_state=0) for _ in range(2))
+    Xd, yd = da.from_array(X, chunks=400), da.from_array(y, chunks=400)
+    for _ in range(3):
+        local.partial_fit(X, y)
+        remote.partial_fit(Xd, yd)
+    assert remote.n_iter_ == 3
+    assert_allclose(remote.weights_, local.weights_, rtol=1e-10)
+
+
+def test_grid_search_under_the_joblib_dask_backend(client, data):
+    from joblib import parallel_config
+
+    X, y, _ = data
+    grid = {"n_neurons": [8, 16], "learning_rate": ["auto", 1e-3]}
+    model = ExponentialRegressor(max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        serial = GridSearchCV(model, grid, cv=2).fit(X[:400], y[:400])
+        with parallel_config(backend="dask"):
+            on_dask = GridSearchCV(model, grid, cv=2, n_jobs=-1).fit(X[:400], y[:400])
+    assert on_dask.best_params_ == serial.best_params_
+    assert_allclose(
+        on_dask.cv_results_["mean_test_score"],
+        serial.cv_results_["mean_test_score"],
+        rtol=1e-10,
+    )
+
+
+@pytest.mark.parametrize(
+    "make_input, message",
+    [
+        (lambda X, y: (da.from_array(X)[da.from_array(y) > 0], y), "unknown chunk"),
+        (lambda X, y: (da.from_array(X), y[:-1]), "rows"),
+        (lambda X, y: (X, da.from_array(y)), "X is not"),
+        (lambda X, y: (da.from_array(np.where(X > 2.9, np.nan, X)), y), "NaN"),
+        (lambda X, y: (da.from_array(X[:, 0]), y), "2D"),
+        (lambda X, y: (da.from_array(X.astype(str)), y), "numeric"),
+    ],
+)
+def test_bad_dask_input_gets_a_clear_error(data, make_input, message):
+    X, y, _ = data
+    X_bad, y_bad = make_input(X, y)
+    with dask.config.set(scheduler="synchronous"):
+        with pytest.raises((ValueError, TypeError), match=message):
+            ExponentialRegressor(8, max_iter=2).fit(X_bad, y_bad)
+
+
+def test_bad_dask_weights_and_unsupported_options_are_refused(data):
+    X, y, weight = data
+    Xd = da.from_array(X, chunks=600)
+    with dask.config.set(scheduler="synchronous"):
+        with pytest.raises(ValueError, match="non-negative"):
+            ExponentialRegressor(8).fit(Xd, y, sample_weight=-weight)
+        with pytest.raises(ValueError, match="early_stopping"):
+            ExponentialRegressor(8, early_stopping=True).fit(Xd, y)
+        model = _fit(ExponentialRegressor(8, max_iter=3), Xd, y)
+        with pytest.raises(ValueError, match="features"):
+            model.predict(da.from_array(X[:, :3]))
+
+
+def test_dask_ml_incremental_streams_blocks_through_partial_fit(data):
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, y, _ = data
+    X, y = X[:120], y[:120]
+    incremental = wrappers.Incremental(
+        ExponentialRegressor(8, learning_rate=1e-3, random_state=0),
+        shuffle_blocks=False,
+    )
+    with dask.config.set(scheduler="synchronous"):
+        incremental.fit(da.from_array(X, chunks=40), da.from_array(y, chunks=40))
+    manual = ExponentialRegressor(8, learning_rate=1e-3, random_state=0)
+    for start in range(0, len(y), 40):
+        manual.partial_fit(X[start : start + 40], y[start : start + 40])
+    assert incremental.estimator_.n_iter_ == manual.n_iter_ == 3
+    assert_allclose(incremental.estimator_.weights_, manual.weights_, rtol=1e-12)
