@@ -33,6 +33,11 @@ def any_dask(*values):
     return any(is_dask_collection(value) for value in values)
 
 
+def _meta(X):
+    """An empty pandas (or numpy) object with ``X``'s columns, for their names."""
+    return getattr(X, "_meta", X)
+
+
 def _as_array(X, name):
     """A dask array from a dask array or dataframe; names are checked elsewhere."""
     import dask.array as da
@@ -86,7 +91,7 @@ def validate_fit(estimator, X, y, sample_weight, *, reset, dtype=None):
     import dask
     import dask.array as da
 
-    _check_feature_names(estimator, X, reset=reset)
+    _check_feature_names(estimator, _meta(X), reset=reset)
     X = _as_array(X, "X")
     if X.ndim != 2:
         raise ValueError(
@@ -137,7 +142,7 @@ def validate_fit(estimator, X, y, sample_weight, *, reset, dtype=None):
 
 def validate_predict(estimator, X, dtype):
     """Checked dask ``X`` for predict, all columns in one chunk."""
-    _check_feature_names(estimator, X, reset=False)
+    _check_feature_names(estimator, _meta(X), reset=False)
     X = _as_array(X, "X")
     if X.ndim != 2:
         raise ValueError(

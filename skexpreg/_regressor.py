@@ -338,9 +338,12 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape \
+                (n_samples, n_features)
             Training inputs. float32 input is computed in float32, everything
-            else in float64.
+            else in float64. A dask array or dataframe is fitted on its
+            cluster, one task per row chunk and step, with the same result as
+            in memory (see the documentation's "Scaling out" page).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -378,7 +381,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape \
+                (n_samples, n_features)
             A block of training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Its targets.

@@ -190,3 +190,22 @@ def test_dask_ml_incremental_streams_blocks_through_partial_fit(data):
         manual.partial_fit(X[start : start + 40], y[start : start + 40])
     assert incremental.estimator_.n_iter_ == manual.n_iter_ == 3
     assert_allclose(incremental.estimator_.weights_, manual.weights_, rtol=1e-12)
+
+
+def test_dask_dataframe_input_keeps_feature_names(data):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, _ = data
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    with dask.config.set(scheduler="threads"):
+        remote = _fit(
+            ExponentialRegressor(8, max_iter=20, random_state=0),
+            dd.from_pandas(frame, npartitions=3),
+            dd.from_pandas(pd.Series(y), npartitions=3),
+        )
+        local = _fit(ExponentialRegressor(8, max_iter=20, random_state=0), frame, y)
+        assert list(remote.feature_names_in_) == ["a", "b", "c", "d"]
+        predicted = remote.predict(dd.from_pandas(frame, npartitions=2)).compute()
+        assert_allclose(predicted, local.predict(frame), rtol=1e-10)
+        with pytest.raises(ValueError, match="feature names"):
+            remote.predict(dd.from_pandas(frame[["b", "a", "c", "d"]], npartitions=2))
