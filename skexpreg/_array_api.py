@@ -120,13 +120,23 @@ def move_to(array, xp, device):
     return xp.asarray(to_numpy(array), device=device)
 
 
-def from_numpy_like(array, like):
-    """The numpy ``array`` in the namespace, device and dtype of ``like``."""
+def from_numpy_like(array, like, copy=True):
+    """The numpy ``array`` in the namespace, device and dtype of ``like``.
+
+    ``copy=False`` allows a numpy result to share memory with ``array``.
+    """
     xp = namespace_of(like)
     if xp is np:
-        return array.astype(like.dtype, copy=False)
+        return array.astype(like.dtype, copy=copy)
     array = np.asarray(array, dtype=numpy_dtype(like.dtype))
     return xp.asarray(array, device=device_of(like))
+
+
+def astype_like(array, like):
+    """``array`` (of the namespace of ``like``) in the dtype of ``like``."""
+    if isinstance(like, np.ndarray):
+        return np.asarray(array, dtype=like.dtype)
+    return namespace_of(like).astype(array, like.dtype)
 
 
 def copy(array):

@@ -353,7 +353,7 @@ def ntk_features_transpose_dot(X, weights, vector, runner, sample_weight=None):
     ``H(W)_ij = <x_i, x_j> (1/m) sum_r exp(<w_r, x_i> + <w_r, x_j>)``.
     With ``sample_weight`` the rows are scaled by ``sqrt(s_i)``.
     """
-    vector = _as_dtype_of(vector, weights)
+    vector = _array_api.astype_like(vector, weights)
     if sample_weight is not None:
         vector = vector * _sqrt_as_dtype_of(sample_weight, weights)
     scale = _array_api.scalar(1 / np.sqrt(weights.shape[1]), weights)
@@ -370,7 +370,7 @@ def ntk_features_transpose_dot(X, weights, vector, runner, sample_weight=None):
 
 def ntk_features_dot(X, weights, direction, runner, sample_weight=None):
     """``Phi u`` for a (d, m) direction ``u``, as an (n,) vector (see above)."""
-    direction = _as_dtype_of(direction, weights)
+    direction = _array_api.astype_like(direction, weights)
     scale = _array_api.scalar(1 / np.sqrt(weights.shape[1]), weights)
 
     def block_product(block):
@@ -382,7 +382,7 @@ def ntk_features_dot(X, weights, direction, runner, sample_weight=None):
     blocks = _blocks_for(X, weights)
     sums = list(runner.map(block_product, blocks))
     result = _concat(sums, weights) if sums else _zeros((0,), weights)
-    result = _as_dtype_of(result, weights) * scale
+    result = _array_api.astype_like(result, weights) * scale
     if sample_weight is not None:
         result *= _sqrt_as_dtype_of(sample_weight, weights)
     return result
@@ -395,7 +395,7 @@ def ntk_weight_space_dot(X, weights, direction, runner, sample_weight=None):
     (weighted) empirical NTK ``S^(1/2) Phi Phi^T S^(1/2)`` (n x n), at the cost
     of one pass over ``X`` per product instead of two.
     """
-    direction = _as_dtype_of(direction, weights)
+    direction = _array_api.astype_like(direction, weights)
     scale = _array_api.scalar(1 / weights.shape[1], weights)
 
     def block_product(block):
@@ -470,12 +470,6 @@ def _row_sums(E):
     if isinstance(E, np.ndarray):
         return E.sum(axis=1)
     return _array_api.namespace_of(E).sum(E, axis=1)
-
-
-def _as_dtype_of(array, like):
-    if isinstance(like, np.ndarray):
-        return np.asarray(array, dtype=like.dtype)
-    return _array_api.namespace_of(like).astype(array, like.dtype)
 
 
 def _sqrt_as_dtype_of(array, like):
