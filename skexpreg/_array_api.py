@@ -9,6 +9,7 @@ unguarded; newer ones have a fallback here.
 """
 
 import numpy as np
+from scipy import sparse
 from sklearn import get_config
 from sklearn.utils._array_api import (
     _convert_to_numpy,
@@ -59,12 +60,17 @@ def is_numpy_namespace(xp):
 def namespace_of(array):
     """The namespace of one array, from the array alone (no configuration).
 
-    numpy arrays get ``numpy`` itself, so that the numpy code path can be
-    chosen by ``xp is np``.
+    numpy arrays and sparse matrices get ``numpy`` itself, so that the numpy
+    code path can be chosen by ``xp is np``.
     """
-    if isinstance(array, np.ndarray):
+    if _is_numpy(array):
         return np
     return array_api_compat.array_namespace(array)
+
+
+def _is_numpy(array):
+    """numpy arrays and scipy sparse matrices take the numpy code path."""
+    return isinstance(array, np.ndarray) or sparse.issparse(array)
 
 
 def device_of(array):
@@ -120,6 +126,22 @@ def move_to(array, xp, device):
     return xp.asarray(to_numpy(array), device=device)
 
 
+def follow(array, xp, device):
+    """Move an array of another namespace to ``xp`` on ``device`` (where ``X``
+    is), as scikit-learn's estimators do with ``y`` and ``sample_weight``.
+
+    With dispatch off, or for lists, scalars, data frames and None, the
+    argument is returned unchanged (validation converts those).
+    """
+    if array is None or not get_config().get("array_api_dispatch", False):
+        return array
+    if isinstance(array, np.ndarray) and xp is np:
+        return array
+    if array_api_compat is None or not array_api_compat.is_array_api_obj(array):
+        return array
+    return move_to(array, xp, device)
+
+
 def from_numpy_like(array, like, copy=True):
     """The numpy ``array`` in the namespace, device and dtype of ``like``.
 
@@ -134,7 +156,7 @@ def from_numpy_like(array, like, copy=True):
 
 def astype_like(array, like):
     """``array`` (of the namespace of ``like``) in the dtype of ``like``."""
-    if isinstance(like, np.ndarray):
+    if _is_numpy(like):
         return np.asarray(array, dtype=like.dtype)
     return namespace_of(like).astype(array, like.dtype)
 
@@ -152,7 +174,7 @@ def scalar(value, like):
     did); other namespaces take Python floats, which the array API combines
     with arrays in the array's dtype.
     """
-    if isinstance(like, np.ndarray):
+    if _is_numpy(like):
         return like.dtype.type(value)
     return float(value)
 
@@ -179,6 +201,33 @@ def all_finite(array):
         return bool(np.isfinite(array).all())
     xp = namespace_of(array)
     return bool(xp.all(xp.isfinite(array)))
+
+
+def any_true(mask):
+    if isinstance(mask, np.ndarray):
+        return bool(mask.any())
+    return bool(namespace_of(mask).any(mask))
+
+
+def count_true(mask):
+    if isinstance(mask, np.ndarray):
+        return int(mask.sum())
+    xp = namespace_of(mask)
+    return int(xp.sum(xp.astype(mask, xp.int32)))
+
+
+def total(array):
+    """Sum of all entries as a Python float."""
+    if isinstance(array, np.ndarray):
+        return float(array.sum())
+    return float(namespace_of(array).sum(array))
+
+
+def largest(array):
+    """Largest entry as a Python float."""
+    if isinstance(array, np.ndarray):
+        return float(np.max(array))
+    return float(namespace_of(array).max(array))
 
 
 def dtype_name(dtype):

@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from skexpreg import _model, _solvers
+from skexpreg import _array_api, _model, _solvers
 from skexpreg.exceptions import DivergenceWarning
 from skexpreg.ntk import _WeightSpaceNTK
 
@@ -358,6 +358,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             solver=self.solver,
             learning_rate=self.learning_rate,
             early_stopping=self.early_stopping,
+            method="fit",
         )
         return self._fit(X, y, sample_weight, settings)
 
@@ -401,17 +402,26 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 else self.learning_rate
             ),
             early_stopping=False,
+            method="partial_fit",
         )
         return self._fit(X, y, sample_weight, settings)
 
     def _fit(self, X, y, sample_weight, settings):
         warm = settings.warm
+        if warm:
+            _array_api.check_same_namespace(
+                X, self, attribute="weights_", method=settings.method
+            )
+        # Everything follows X: y and sample_weight move to its namespace.
+        xp, device = _array_api.namespace_and_device(X)
+        y = _array_api.follow(y, xp, device)
+        sample_weight = _array_api.follow(sample_weight, xp, device)
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
+            dtype=_array_api.float_dtypes(xp, device),
             multi_output=True,
             y_numeric=True,
             reset=not warm,
@@ -419,12 +429,16 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if sparse.issparse(X):
             X = X.tocsr()
         dtype = self.weights_.dtype if warm else X.dtype
-        X = X.astype(dtype, copy=False)
-        Y = np.asarray(y, dtype=dtype).reshape(X.shape[0], -1)
+        if xp is np:
+            X = X.astype(dtype, copy=False)
+            Y = np.asarray(y, dtype=dtype).reshape(X.shape[0], -1)
+        else:
+            X = xp.astype(X, dtype, copy=False)
+            Y = xp.reshape(xp.astype(y, dtype), (X.shape[0], -1))
         sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
-        if (sample_weight < 0).any():
+        if _array_api.any_true(sample_weight < 0):
             raise ValueError("sample_weight must be non-negative.")
-        if not sample_weight.sum() > 0:
+        if not _array_api.total(sample_weight) > 0:
             raise ValueError("sample_weight must contain at least one positive value.")
         if warm and Y.shape[1] != self.n_outputs_:
             raise ValueError(
@@ -435,7 +449,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         validation = None
         if settings.early_stopping:
-            X, X_val, Y, Y_val, sample_weight, weight_val = train_test_split(
+            X, X_val, Y, Y_val, sample_weight, weight_val = _split(
                 X,
                 Y,
                 sample_weight,
@@ -448,7 +462,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if warm:
             X, input_scale = self._transform_inputs(X)
             initial_weights = self.initial_weights_
-            signs = self.output_signs_.reshape(self.n_neurons, -1)
+            signs = _reshape(self.output_signs_, (self.n_neurons, -1))
             start = self.weights_
         else:
             self.n_outputs_ = Y.shape[1]
@@ -456,19 +470,24 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.target_mean_, self.target_scale_ = self._target_moments(
                 Y, sample_weight
             )
+            # Drawn by numpy whatever the namespace, so that a fit on a device
+            # starts where the numpy fit starts.
             initial_weights, signs = _model.initial_parameters(
                 X.shape[1],
                 self.n_neurons,
                 self.n_outputs_,
                 random_state,
-                dtype,
+                _array_api.numpy_dtype(dtype),
                 paired=self.init == "paired",
             )
+            if xp is not np:
+                initial_weights = xp.asarray(initial_weights, device=device)
+                signs = xp.asarray(signs, device=device)
             start = initial_weights
         Y = self._scale_targets(Y)
         alpha = float(self.alpha)
 
-        with _model.BlockRunner(effective_n_jobs(self.n_jobs)) as runner:
+        with self._block_runner(xp) as runner:
 
             def objective(weights):
                 loss, gradient = _model.loss_and_gradient(
@@ -476,8 +495,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 )
                 if alpha > 0:
                     displacement = weights - initial_weights
-                    loss += 0.5 * alpha * float(np.vdot(displacement, displacement))
-                    gradient += dtype.type(alpha) * displacement
+                    loss += 0.5 * alpha * _array_api.inner(displacement, displacement)
+                    gradient += _array_api.scalar(alpha, gradient) * displacement
                 return loss, gradient
 
             monitor = None
@@ -532,7 +551,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if monitor is not None and monitor.best_weights is not None:
             self.weights_ = monitor.best_weights
         self.initial_weights_ = initial_weights
-        self.output_signs_ = signs[:, 0].copy() if y.ndim == 1 else signs
+        self.output_signs_ = _array_api.copy(signs[:, 0]) if y.ndim == 1 else signs
         self.learning_rate_ = result.learning_rate
         previous = warm and self.loss_curve_ or []
         self.loss_curve_ = previous + result.loss_curve
@@ -555,8 +574,14 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return self
 
     def _scale_targets(self, Y):
-        dtype = Y.dtype
-        return (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+        mean = _array_api.astype_like(self.target_mean_, Y)
+        return (Y - mean) / _array_api.astype_like(self.target_scale_, Y)
+
+    def _block_runner(self, xp):
+        """numpy: ``n_jobs`` threads; other namespaces: their own parallelism."""
+        if xp is np:
+            return _model.BlockRunner(effective_n_jobs(self.n_jobs))
+        return _model.BlockRunner(1, limit_blas=False)
 
     def predict(self, X):
         """Predict with the trained network.
@@ -577,36 +602,41 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             either the weights or ``X`` are float64).
         """
         X, input_scale = self._seen_inputs(X)
+        xp = _namespace(X)
         dtype = X.dtype
         max_z = _model.max_safe_preactivation(
-            self.n_neurons, dtype, output_scale=float(np.max(self.target_scale_))
+            self.n_neurons, dtype, output_scale=_array_api.largest(self.target_scale_)
         )
-        with _model.BlockRunner(effective_n_jobs(self.n_jobs)) as runner:
+        with self._block_runner(xp) as runner:
             outputs, clipped = _model.forward_clipped(
                 X,
-                self.weights_.astype(dtype, copy=False),
+                _array_api.astype_like(self.weights_, X),
                 self.output_signs_,
                 input_scale,
                 runner,
                 max_z,
             )
-        if clipped.any():
+        n_clipped = _array_api.count_true(clipped)
+        if n_clipped:
             warnings.warn(
-                f"{int(clipped.sum())} of {X.shape[0]} rows are so far outside "
+                f"{n_clipped} of {X.shape[0]} rows are so far outside "
                 "the training range that exp(<w_r, x>) overflows "
-                f"{np.dtype(dtype).name}; their pre-activations were clipped at "
-                f"{max_z:.1f}, so their predictions are only bounds of the "
-                "network's (exponentially growing) output.",
+                f"{_array_api.dtype_name(dtype)}; their pre-activations were "
+                f"clipped at {max_z:.1f}, so their predictions are only bounds "
+                "of the network's (exponentially growing) output.",
                 RuntimeWarning,
             )
-        outputs *= self.target_scale_.astype(dtype)
-        outputs += self.target_mean_.astype(dtype)
-        return outputs.ravel() if self.output_signs_.ndim == 1 else outputs
+        outputs *= _array_api.astype_like(self.target_scale_, outputs)
+        outputs += _array_api.astype_like(self.target_mean_, outputs)
+        if self.output_signs_.ndim == 1:
+            return _reshape(outputs, (-1,))
+        return outputs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
+        tags.array_api_support = True
         return tags
 
     def _fit_input_transform(self, X, sample_weight):
@@ -617,13 +647,13 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         copied); ``"standard"`` returns a standardised copy and ``scale=1``.
         """
         n_features = X.shape[1]
-        self.input_offset_ = np.zeros(n_features)
+        self.input_offset_ = _moment_full(n_features, 0.0, X)
         if self.input_scaling == "standard":
             offset, spread = _feature_moments(X, sample_weight)
             self.input_offset_ = offset
             X = self._standardize(X, offset, spread)
             norm = _max_row_norm(X, sample_weight > 0)
-            X /= X.dtype.type(norm)
+            X /= _array_api.scalar(norm, X)
             self.input_scale_ = spread * norm
             return X, 1.0
         if self.input_scaling == "max_norm":
@@ -632,7 +662,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             scale = 1.0
         else:
             scale = float(self.input_scaling)
-        self.input_scale_ = np.full(n_features, scale)
+        self.input_scale_ = _moment_full(n_features, scale, X)
         return X, scale
 
     def _seen_inputs(self, X):
@@ -642,16 +672,27 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         float64 if either is float64; sparse input comes back as CSR.
         """
         check_is_fitted(self)
+        _array_api.check_same_namespace(X, self, attribute="weights_", method="predict")
+        xp, device = _array_api.namespace_and_device(X)
         X = validate_data(
             self,
             X,
             accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
+            dtype=_array_api.float_dtypes(xp, device),
             reset=False,
         )
         X = X.tocsr() if sparse.issparse(X) else X
-        dtype = np.result_type(X.dtype, self.weights_.dtype)
-        return self._transform_inputs(X.astype(dtype, copy=False))
+        if _namespace(self.weights_) is not _namespace(X):
+            raise ValueError(
+                "The model was fitted on arrays of another namespace (with "
+                "scikit-learn's array_api_dispatch on): predict with dispatch on "
+                "and inputs of that namespace and device."
+            )
+        if xp is np:
+            dtype = np.result_type(X.dtype, self.weights_.dtype)
+            return self._transform_inputs(X.astype(dtype, copy=False))
+        dtype = xp.result_type(X.dtype, self.weights_.dtype)
+        return self._transform_inputs(xp.astype(X, dtype, copy=False))
 
     def _transform_inputs(self, X):
         """What the fitted network sees: ``(X_seen, scale)`` as above."""
@@ -661,17 +702,18 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     @staticmethod
     def _standardize(X, offset, spread):
-        dtype = X.dtype
         if sparse.issparse(X):  # scale only: centring would densify
-            return (X @ sparse.diags((1 / spread).astype(dtype))).tocsr()
-        standardized = X - offset.astype(dtype)
-        standardized /= spread.astype(dtype)
+            return (X @ sparse.diags((1 / spread).astype(X.dtype))).tocsr()
+        standardized = X - _array_api.astype_like(offset, X)
+        standardized /= _array_api.astype_like(spread, X)
         return standardized
 
     def _target_moments(self, Y, sample_weight):
         n_outputs = Y.shape[1]
         if not self.target_scaling:
-            return np.zeros(n_outputs), np.ones(n_outputs)
+            return _moment_full(n_outputs, 0.0, Y), _moment_full(n_outputs, 1.0, Y)
+        if not isinstance(Y, np.ndarray):
+            return _target_moments_xp(Y, sample_weight)
         Y64 = Y.astype(np.float64)
         magnitude = np.abs(Y64).max(axis=0)
         magnitude[magnitude == 0] = 1.0
@@ -685,14 +727,15 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _check_initial_loss(self, loss, X, Y, input_scale):
         if np.isfinite(loss):
             return
-        if not np.isfinite(0.5 * float(np.vdot(Y, Y))):
+        if not np.isfinite(0.5 * _array_api.inner(Y, Y)):
             raise ValueError(
                 "The squared targets overflow: the loss is not finite. Use "
                 "target_scaling=True (the default) or rescale y."
             )
         raise ValueError(
             "The network overflows at initialisation: exp(<w_r, x>) exceeds the "
-            f"largest {X.dtype.name} for some training rows, so the loss is not "
+            f"largest {_array_api.dtype_name(X.dtype)} for some training rows, so "
+            "the loss is not "
             f"finite (input_scaling={self.input_scaling!r}, inputs divided by "
             f"{input_scale:.3g}). The theory assumes ||x|| <= 1: use "
             "input_scaling='max_norm' (the default), a larger input_scaling, or "
@@ -775,6 +818,8 @@ def _max_row_norm(X, rows):
     Row norms are computed for all rows and then masked, so that ``X`` is not
     copied; if the squares overflow, the rows are rescaled first.
     """
+    if not (sparse.issparse(X) or isinstance(X, np.ndarray)):
+        return _max_row_norm_xp(X, rows)
     with np.errstate(over="ignore"):
         norms = row_norms(X)[rows]
     largest = float(norms.max()) if norms.size else 0.0
@@ -792,8 +837,11 @@ def _feature_moments(X, sample_weight):
     columns get a standard deviation of 1. Columns are divided by their
     largest absolute value first, so that the squares cannot overflow, and
     dense ``X`` is processed in row chunks, so that no temporary as large as
-    ``X`` is made.
+    ``X`` is made. Arrays of other namespaces get float32 moments on devices
+    without float64.
     """
+    if not (sparse.issparse(X) or isinstance(X, np.ndarray)):
+        return _feature_moments_xp(X, sample_weight)
     if sparse.issparse(X):
         magnitude = abs(X).max(axis=0).toarray().ravel().astype(np.float64)
         magnitude[~(magnitude > 0)] = 1.0
@@ -816,6 +864,111 @@ def _feature_moments(X, sample_weight):
     return mean * magnitude, spread * magnitude
 
 
+def _max_row_norm_xp(X, rows):
+    """:func:`_max_row_norm` for arrays of another namespace."""
+    xp = _array_api.namespace_of(X)
+
+    def largest_norm(A):
+        norms = xp.sqrt(xp.sum(A * A, axis=1))
+        return float(xp.max(xp.where(rows, norms, xp.zeros_like(norms))))
+
+    with np.errstate(over="ignore"):  # array-api-strict computes with numpy
+        largest = largest_norm(X)
+        if not np.isfinite(largest):
+            magnitude = float(
+                xp.max(xp.where(rows[:, None], xp.abs(X), xp.zeros_like(X)))
+            )
+            largest = magnitude * largest_norm(X / magnitude)
+    return largest if largest > 0 else 1.0
+
+
+def _feature_moments_xp(X, sample_weight):
+    """:func:`_feature_moments` for arrays of another namespace (dense)."""
+    xp = _array_api.namespace_of(X)
+    dtype = _moment_dtype(X)
+    magnitude = xp.astype(xp.maximum(xp.max(X, axis=0), -xp.min(X, axis=0)), dtype)
+    magnitude = xp.where(magnitude > 0, magnitude, xp.ones_like(magnitude))
+    weight = xp.astype(sample_weight, dtype)
+    chunks = _model.row_blocks(X.shape[0], X.shape[1], np.float64)
+
+    def scaled(rows):
+        return xp.astype(X[rows, :], dtype) / magnitude
+
+    total = float(xp.sum(weight))
+    mean = sum(weight[rows] @ scaled(rows) for rows in chunks) / total
+    variance = sum(weight[rows] @ ((scaled(rows) - mean) ** 2) for rows in chunks)
+    spread = xp.sqrt(variance / total)
+    spread = xp.where(spread > 0, spread, xp.ones_like(spread))
+    return mean * magnitude, spread * magnitude
+
+
+def _target_moments_xp(Y, sample_weight):
+    """Weighted target mean and spread (see ``_target_moments``), not numpy."""
+    xp = _array_api.namespace_of(Y)
+    dtype = _moment_dtype(Y)
+    Y64 = xp.astype(Y, dtype)
+    magnitude = xp.max(xp.abs(Y64), axis=0)
+    magnitude = xp.where(magnitude == 0, xp.ones_like(magnitude), magnitude)
+    Y64 = Y64 / magnitude  # keeps squares finite for huge targets
+    weight = xp.astype(sample_weight, dtype)[:, None]
+    total = xp.sum(weight)
+    mean = xp.sum(weight * Y64, axis=0) / total
+    scale = xp.sqrt(xp.sum(weight * (Y64 - mean) ** 2, axis=0) / total)
+    scale = xp.where(scale > 1e-12, scale, xp.ones_like(scale))
+    return mean * magnitude, scale * magnitude
+
+
+def _moment_dtype(X):
+    """float64 for the scalings, unless ``X``'s device has only float32."""
+    if isinstance(X, np.ndarray) or sparse.issparse(X):
+        return np.float64
+    xp = _array_api.namespace_of(X)
+    if _array_api.supports_float64(xp, _array_api.device_of(X)):
+        return xp.float64
+    return xp.float32
+
+
+def _moment_full(size, value, X):
+    """A (size,) vector of ``value`` for the scalings, beside ``X``."""
+    if isinstance(X, np.ndarray) or sparse.issparse(X):
+        return np.full(size, value)
+    xp = _array_api.namespace_of(X)
+    return xp.full(size, value, dtype=_moment_dtype(X), device=_array_api.device_of(X))
+
+
+def _namespace(X):
+    return np if sparse.issparse(X) else _array_api.namespace_of(X)
+
+
+def _reshape(array, shape):
+    if isinstance(array, np.ndarray):
+        return array.reshape(shape)
+    return _array_api.namespace_of(array).reshape(array, shape)
+
+
+def _split(X, Y, sample_weight, *, test_size, random_state):
+    """``train_test_split`` of the three, in any namespace.
+
+    Other namespaces split numpy row indices (the same split as numpy's
+    for the same random state) and take those rows on the device.
+    """
+    if _namespace(X) is np:
+        return train_test_split(
+            X, Y, sample_weight, test_size=test_size, random_state=random_state
+        )
+    xp = _array_api.namespace_of(X)
+    device = _array_api.device_of(X)
+    train, test = train_test_split(
+        np.arange(X.shape[0]), test_size=test_size, random_state=random_state
+    )
+    train = xp.asarray(train, device=device)
+    test = xp.asarray(test, device=device)
+    parts = []
+    for array in (X, Y, sample_weight):
+        parts += [xp.take(array, train, axis=0), xp.take(array, test, axis=0)]
+    return parts
+
+
 def _inverse_curvature(curvature):
     # Zero curvature means X = 0 and nothing to learn: any step will do.
     return 1.0 / curvature if curvature > 0 else 1.0
@@ -831,6 +984,7 @@ class _Settings:
     solver: str
     learning_rate: object
     early_stopping: bool
+    method: str
 
 
 class _ValidationMonitor:
@@ -853,13 +1007,13 @@ class _ValidationMonitor:
 
     def __call__(self, weights):
         outputs = _model.forward(self.X, weights, self.signs, self.scale, self.runner)
-        if not np.isfinite(outputs).all():
+        if not _array_api.all_finite(outputs):
             score = -np.inf
         else:
             score = float(r2_score(self.Y, outputs, sample_weight=self.weight))
         self.scores.append(score)
         if score > self.best:
-            self.best_weights = weights.copy()
+            self.best_weights = _array_api.copy(weights)
         if score < self.best + self.tol:
             self.without_improvement += 1
         else:
@@ -914,7 +1068,7 @@ class _CallbackBridge:
     def __init__(self, estimator, max_iter, X, y, sample_weight, signs, y_ndim):
         self.estimator, self.X, self.y = estimator, X, y
         self.metadata = {"sample_weight": sample_weight}
-        self.signs = signs[:, 0].copy() if y_ndim == 1 else signs
+        self.signs = _array_api.copy(signs[:, 0]) if y_ndim == 1 else signs
         self.root = estimator._init_callback_context(max_subtasks=max_iter + 1)
         self.root.call_on_fit_task_begin(
             estimator=estimator, X=X, y=y, metadata=self.metadata
@@ -935,7 +1089,7 @@ class _CallbackBridge:
             y=self.y,
             metadata=self.metadata,
             reconstruction_attributes=lambda: {
-                "weights_": weights.copy(),
+                "weights_": _array_api.copy(weights),
                 "output_signs_": self.signs,
             },
         )
