@@ -62,6 +62,22 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     optionally on several threads; overflow of the exponential is detected
     in fit (the step is halved) and guarded in predict.
 
+    The estimator supports the array API: with scikit-learn's
+    ``array_api_dispatch`` on (``sklearn.set_config(array_api_dispatch=True)``,
+    which needs scipy >= 1.14 and the environment variable
+    ``SCIPY_ARRAY_API=1``), ``fit`` and ``predict`` run in the namespace and
+    on the device of ``X`` (for example PyTorch or CuPy arrays on a GPU).
+    ``y`` and ``sample_weight`` are moved there, the fitted arrays live there
+    and ``predict`` returns arrays of that namespace; inputs of another
+    namespace or device are refused. :math:`W(0)` is drawn on the host by the
+    same random generator as for numpy input, so a fit on the CPU agrees with
+    the numpy fit to round-off. On devices without float64 everything,
+    scalings included, is computed in float32, with the same overflow guards.
+    ``solver="lbfgs"`` runs scipy's L-BFGS on the host (the weights are
+    copied to the device for every evaluation), and ``learning_rate="auto"``
+    computes the kernel products on the device and the eigenvalue on the
+    host. Sparse input always takes the numpy path.
+
     Parameters
     ----------
     n_neurons : int, default=128
@@ -159,6 +175,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Number of threads for the row-blocked computations. ``None`` means 1
         unless in a :func:`joblib.parallel_config` context; ``-1`` means all
         cores. Results do not depend on it beyond floating-point round-off.
+        Only used for numpy input: other array API namespaces compute each
+        block with their own parallelism.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights :math:`W(0)`, the signs :math:`a_r` and the
@@ -339,12 +357,15 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training inputs. float32 input is computed in float32, everything
-            else in float64.
+            else in float64 (float32 on devices without float64). With array
+            API dispatch on, an array of any array API namespace: the fit
+            runs in its namespace and on its device.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+            Targets; moved to the namespace and device of ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights :math:`s_i` of the squared errors; integer
-            weights are equivalent to repeating rows.
+            weights are equivalent to repeating rows. Moved to the namespace
+            and device of ``X``.
 
         Returns
         -------
@@ -593,13 +614,15 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Inputs.
+            Inputs; with array API dispatch on, in the namespace and on the
+            device of the training inputs (a ``ValueError`` otherwise).
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions, in the dtype of the fitted weights (float64 when
-            either the weights or ``X`` are float64).
+            either the weights or ``X`` are float64, unless the device has
+            no float64), in the namespace and on the device of ``X``.
         """
         X, input_scale = self._seen_inputs(X)
         xp = _namespace(X)
