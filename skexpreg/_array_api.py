@@ -179,11 +179,13 @@ def scalar(value, like):
     return float(value)
 
 
-def inner(array, other, float64=False):
+def inner(array, other, float64=False, on_host=True):
     """``<array, other>`` over all entries, as a Python float.
 
     With ``float64=True`` float32 operands are multiplied and summed in
-    float64 (where the device has it).
+    float64 (where the device has it). ``on_host=False`` returns a 0-d array
+    of the operands' namespace instead (numpy operands: a float regardless),
+    so that the caller can add several without waiting for the device.
     """
     if isinstance(array, np.ndarray):
         if float64:
@@ -193,7 +195,8 @@ def inner(array, other, float64=False):
     if float64 and array.dtype == xp.float32:
         if supports_float64(xp, device_of(array)):
             array, other = xp.astype(array, xp.float64), xp.astype(other, xp.float64)
-    return float(xp.sum(array * other))
+    product = xp.sum(array * other)
+    return float(product) if on_host else product
 
 
 def all_finite(array):

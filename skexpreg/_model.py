@@ -312,6 +312,7 @@ def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, r
     """
     W_eff, signs_eff = effective_parameters(weights, output_signs, input_scale)
     single_output = signs_eff.shape[1] == 1
+    on_host = isinstance(W_eff, np.ndarray)
 
     def block_loss_and_gradient(block):
         # Overflow is not an error here: the caller checks the loss and
@@ -325,7 +326,9 @@ def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, r
         residual = E @ signs_eff
         residual -= y[block, :]
         weighted = residual * sample_weight[block, None]
-        loss = 0.5 * _array_api.inner(weighted, residual, float64=True)
+        # On a device the block losses stay there until the pass is done:
+        # reading each one would wait for the device once per block.
+        loss = 0.5 * _array_api.inner(weighted, residual, float64=True, on_host=on_host)
         if single_output:
             # X_b^T (r a^T o E) = (X_b * r)^T E diag(a): the signs a are
             # applied to the (d, m) sum below.
@@ -342,7 +345,7 @@ def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, r
     if single_output:
         gradient *= signs_eff[:, 0]
     gradient /= _array_api.scalar(input_scale, W_eff)
-    return loss, gradient
+    return float(loss), gradient
 
 
 def ntk_features_transpose_dot(X, weights, vector, runner, sample_weight=None):
