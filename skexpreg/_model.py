@@ -12,6 +12,13 @@ the (m, k) sign matrix means the (n, d) data are never copied or rescaled.
 Every pass streams over row blocks of ``X`` so that at most one (block, m)
 activation matrix per thread exists at any time, and block results are
 reduced in block order so that they do not depend on the number of threads.
+
+The functions take numpy arrays (and scipy sparse ``X``) or arrays of another
+array API namespace (PyTorch, CuPy, ...; all operands in the same namespace
+and on the same device). The namespace is read from ``weights``. numpy keeps
+its fast path: thread-local workspaces and exponentials computed in place;
+other namespaces compute ``exp(X_block @ W)`` into a new array on their
+device, block by block, with the same blocking.
 """
 
 import threading
@@ -23,6 +30,8 @@ import numpy as np
 from scipy import sparse
 from sklearn import get_config
 from threadpoolctl import ThreadpoolController
+
+from skexpreg import _array_api
 
 # Upper bound on the (block, m) activation matrix of one thread. Blocks that
 # fit in the cache keep exp and the two products from streaming through main
@@ -41,7 +50,7 @@ def row_blocks(n_samples, n_neurons, dtype):
     -------
     blocks : list of slice
     """
-    row_bytes = max(1, n_neurons * np.dtype(dtype).itemsize)
+    row_bytes = max(1, n_neurons * _array_api.numpy_dtype(dtype).itemsize)
     working_bytes = get_config()["working_memory"] * 2**20
     block_rows = int(min(working_bytes, _MAX_BLOCK_BYTES) // row_bytes)
     block_rows = max(1, min(block_rows, n_samples))
@@ -62,15 +71,21 @@ class BlockRunner:
     than a single-threaded one), and the cores are used by ``n_threads``.
     Results are always yielded in block order and at most ``2 * n_threads``
     blocks are in flight. Use as a context manager.
+
+    ``limit_blas=False`` leaves the BLAS threads alone: for namespaces other
+    than numpy, whose products are parallel by themselves (a GPU, or
+    PyTorch's own CPU threads) and run with ``n_threads=1``.
     """
 
-    def __init__(self, n_threads=1):
+    def __init__(self, n_threads=1, limit_blas=True):
         self.n_threads = max(1, int(n_threads))
+        self.limit_blas = limit_blas
         self._executor = None
         self._limits = None
 
     def __enter__(self):
-        self._limits = _blas_controller().limit(limits=1, user_api="blas")
+        if self.limit_blas:
+            self._limits = _blas_controller().limit(limits=1, user_api="blas")
         if self.n_threads > 1:
             self._executor = ThreadPoolExecutor(max_workers=self.n_threads)
         return self
@@ -128,6 +143,8 @@ def _preactivations(X_block, weights, name="Z"):
     """``X_block @ weights`` as a dense array (a thread-local buffer if dense)."""
     if sparse.issparse(X_block):
         return np.asarray(X_block @ weights)
+    if not isinstance(weights, np.ndarray):
+        return X_block @ weights
     out = _workspace(name, X_block.shape[0], weights.shape[1], weights.dtype)
     return np.matmul(X_block, weights, out=out)
 
@@ -135,7 +152,9 @@ def _preactivations(X_block, weights, name="Z"):
 def _activations(X_block, weights):
     """``exp(X_block @ weights)``, overflowing to inf without a warning."""
     Z = _preactivations(X_block, weights)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # also for array-api-strict's numpy
+        if not isinstance(Z, np.ndarray):
+            return _array_api.namespace_of(Z).exp(Z)
         np.exp(Z, out=Z)
     return Z
 
@@ -163,6 +182,12 @@ def effective_parameters(weights, output_signs, input_scale):
     ``weights``; ``output_signs`` is (m, k).
     """
     n_neurons = weights.shape[1]
+    if not isinstance(weights, np.ndarray):
+        xp = _array_api.namespace_of(weights)
+        scaled_signs = xp.reshape(
+            xp.astype(output_signs, weights.dtype), (n_neurons, -1)
+        )
+        return weights / float(input_scale), scaled_signs / float(np.sqrt(n_neurons))
     dtype = weights.dtype
     scaled_weights = weights / dtype.type(input_scale)
     scaled_signs = np.asarray(output_signs, dtype=dtype).reshape(n_neurons, -1)
@@ -179,15 +204,15 @@ def forward(X, weights, output_signs, input_scale, runner):
     W_eff, signs_eff = effective_parameters(weights, output_signs, input_scale)
 
     def block_outputs(block):
-        E = _activations(X[block], W_eff)
+        E = _activations(X[block, :], W_eff)
         with np.errstate(invalid="ignore"):  # inf - inf: flagged by the caller
             return E @ signs_eff
 
     blocks = _blocks_for(X, W_eff)
     outputs = list(runner.map(block_outputs, blocks))
     if not outputs:
-        return np.zeros((0, signs_eff.shape[1]), dtype=W_eff.dtype)
-    return np.concatenate(outputs, axis=0)
+        return _zeros((0, signs_eff.shape[1]), W_eff)
+    return _concat(outputs, W_eff)
 
 
 def max_safe_preactivation(n_neurons, dtype, output_scale=1.0):
@@ -197,7 +222,7 @@ def max_safe_preactivation(n_neurons, dtype, output_scale=1.0):
     the bound keeps ``|F| * output_scale`` a factor ``e**2`` below the largest
     float of ``dtype``.
     """
-    log_max = np.log(np.finfo(dtype).max)
+    log_max = np.log(np.finfo(_array_api.numpy_dtype(dtype)).max)
     return float(log_max - np.log(n_neurons) - np.log(max(1.0, output_scale)) - 2.0)
 
 
@@ -217,6 +242,10 @@ def forward_clipped(X, weights, output_signs, input_scale, runner, max_z):
         The rows whose outputs were clipped.
     """
     outputs = forward(X, weights, output_signs, input_scale, runner)
+    if not isinstance(outputs, np.ndarray):
+        return _forward_clipped_xp(
+            X, outputs, weights, output_signs, input_scale, max_z
+        )
     clipped = ~np.isfinite(outputs).all(axis=1)
     if not clipped.any():
         return outputs, clipped
@@ -234,6 +263,25 @@ def forward_clipped(X, weights, output_signs, input_scale, runner, max_z):
         Z *= row_max[:, None].astype(Z.dtype)
     np.minimum(Z, Z.dtype.type(max_z), out=Z)
     np.exp(Z, out=Z)
+    outputs[clipped] = Z @ signs_eff
+    return outputs, clipped
+
+
+def _forward_clipped_xp(X, outputs, weights, output_signs, input_scale, max_z):
+    """:func:`forward_clipped` after the plain pass, in another namespace."""
+    xp = _array_api.namespace_of(outputs)
+    clipped = ~xp.all(xp.isfinite(outputs), axis=1)
+    if not bool(xp.any(clipped)):
+        return outputs, clipped
+    W_eff, signs_eff = effective_parameters(weights, output_signs, input_scale)
+    rows = X[clipped]
+    row_max = xp.max(xp.abs(rows), axis=1)
+    row_max = xp.where(row_max == 0, xp.ones_like(row_max), row_max)
+    with np.errstate(over="ignore"):  # array-api-strict computes with numpy
+        Z = ((rows / row_max[:, None]) @ W_eff) * xp.astype(row_max, W_eff.dtype)[
+            :, None
+        ]
+        Z = xp.exp(xp.clip(Z, max=float(max_z)))
     outputs[clipped] = Z @ signs_eff
     return outputs, clipped
 
@@ -264,6 +312,7 @@ def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, r
     """
     W_eff, signs_eff = effective_parameters(weights, output_signs, input_scale)
     single_output = signs_eff.shape[1] == 1
+    on_host = isinstance(W_eff, np.ndarray)
 
     def block_loss_and_gradient(block):
         # Overflow is not an error here: the caller checks the loss and
@@ -272,29 +321,31 @@ def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, r
             return _block_loss_and_gradient(block)
 
     def _block_loss_and_gradient(block):
-        X_block = X[block]
+        X_block = X[block, :]
         E = _activations(X_block, W_eff)
         residual = E @ signs_eff
-        residual -= y[block]
+        residual -= y[block, :]
         weighted = residual * sample_weight[block, None]
-        loss = 0.5 * float(np.vdot(weighted.astype(np.float64), residual))
+        # On a device the block losses stay there until the pass is done:
+        # reading each one would wait for the device once per block.
+        loss = 0.5 * _array_api.inner(weighted, residual, float64=True, on_host=on_host)
         if single_output:
             # X_b^T (r a^T o E) = (X_b * r)^T E diag(a): the signs a are
             # applied to the (d, m) sum below.
             return loss, _rows_weighted_transpose_dot(X_block, E, weighted[:, 0])
         E *= weighted @ signs_eff.T
-        return loss, np.asarray(X_block.T @ E)
+        return loss, _transpose_dot(X_block, E)
 
     blocks = _blocks_for(X, W_eff)
     loss = 0.0
-    gradient = np.zeros_like(W_eff)
+    gradient = _zeros_like(W_eff)
     for block_loss, block_gradient in runner.map(block_loss_and_gradient, blocks):
         loss += block_loss
         gradient += block_gradient
     if single_output:
         gradient *= signs_eff[:, 0]
-    gradient /= W_eff.dtype.type(input_scale)
-    return loss, gradient
+    gradient /= _array_api.scalar(input_scale, W_eff)
+    return float(loss), gradient
 
 
 def ntk_features_transpose_dot(X, weights, vector, runner, sample_weight=None):
@@ -305,13 +356,13 @@ def ntk_features_transpose_dot(X, weights, vector, runner, sample_weight=None):
     ``H(W)_ij = <x_i, x_j> (1/m) sum_r exp(<w_r, x_i> + <w_r, x_j>)``.
     With ``sample_weight`` the rows are scaled by ``sqrt(s_i)``.
     """
-    vector = np.asarray(vector, dtype=weights.dtype)
+    vector = _array_api.astype_like(vector, weights)
     if sample_weight is not None:
-        vector = vector * np.sqrt(sample_weight, dtype=weights.dtype)
-    scale = weights.dtype.type(1 / np.sqrt(weights.shape[1]))
+        vector = vector * _sqrt_as_dtype_of(sample_weight, weights)
+    scale = _array_api.scalar(1 / np.sqrt(weights.shape[1]), weights)
 
     def block_product(block):
-        X_block = X[block]
+        X_block = X[block, :]
         E = _activations(X_block, weights)
         return _rows_weighted_transpose_dot(X_block, E, vector[block])
 
@@ -322,20 +373,21 @@ def ntk_features_transpose_dot(X, weights, vector, runner, sample_weight=None):
 
 def ntk_features_dot(X, weights, direction, runner, sample_weight=None):
     """``Phi u`` for a (d, m) direction ``u``, as an (n,) vector (see above)."""
-    direction = np.asarray(direction, dtype=weights.dtype)
-    scale = weights.dtype.type(1 / np.sqrt(weights.shape[1]))
+    direction = _array_api.astype_like(direction, weights)
+    scale = _array_api.scalar(1 / np.sqrt(weights.shape[1]), weights)
 
     def block_product(block):
-        X_block = X[block]
+        X_block = X[block, :]
         E = _activations(X_block, weights)
         E *= _preactivations(X_block, direction, name="ZU")
-        return E.sum(axis=1)
+        return _row_sums(E)
 
     blocks = _blocks_for(X, weights)
-    result = np.concatenate(list(runner.map(block_product, blocks)) or [[]])
-    result = result.astype(weights.dtype, copy=False) * scale
+    sums = list(runner.map(block_product, blocks))
+    result = _concat(sums, weights) if sums else _zeros((0,), weights)
+    result = _array_api.astype_like(result, weights) * scale
     if sample_weight is not None:
-        result *= np.sqrt(sample_weight, dtype=weights.dtype)
+        result *= _sqrt_as_dtype_of(sample_weight, weights)
     return result
 
 
@@ -346,15 +398,15 @@ def ntk_weight_space_dot(X, weights, direction, runner, sample_weight=None):
     (weighted) empirical NTK ``S^(1/2) Phi Phi^T S^(1/2)`` (n x n), at the cost
     of one pass over ``X`` per product instead of two.
     """
-    direction = np.asarray(direction, dtype=weights.dtype)
-    scale = weights.dtype.type(1 / weights.shape[1])
+    direction = _array_api.astype_like(direction, weights)
+    scale = _array_api.scalar(1 / weights.shape[1], weights)
 
     def block_product(block):
-        X_block = X[block]
+        X_block = X[block, :]
         E = _activations(X_block, weights)
         projected = _preactivations(X_block, direction, name="ZU")
         projected *= E
-        coefficients = projected.sum(axis=1)
+        coefficients = _row_sums(projected)
         if sample_weight is not None:
             coefficients *= sample_weight[block]
         return _rows_weighted_transpose_dot(X_block, E, coefficients)
@@ -380,9 +432,51 @@ def _rows_weighted_transpose_dot(X_block, E, coefficients):
     return (X_block * coefficients[:, None]).T @ E
 
 
+def _transpose_dot(X_block, E):
+    """``X_b^T E`` as a dense array."""
+    product = X_block.T @ E
+    return np.asarray(product) if sparse.issparse(X_block) else product
+
+
 def _sum_over_blocks(block_product, X, weights, runner):
     """Sum the (d, m) results of ``block_product`` over row blocks, in order."""
-    result = np.zeros_like(weights)
+    result = _zeros_like(weights)
     for partial in runner.map(block_product, _blocks_for(X, weights)):
         result += partial
     return result
+
+
+# numpy, or the array API equivalent for arrays of another namespace. numpy
+# 1.23 (our floor) lacks some of the standard's names (concat, astype).
+
+
+def _zeros_like(like):
+    if isinstance(like, np.ndarray):
+        return np.zeros_like(like)
+    return _array_api.namespace_of(like).zeros_like(like)
+
+
+def _zeros(shape, like):
+    if isinstance(like, np.ndarray):
+        return np.zeros(shape, dtype=like.dtype)
+    xp = _array_api.namespace_of(like)
+    return xp.zeros(shape, dtype=like.dtype, device=_array_api.device_of(like))
+
+
+def _concat(arrays, like):
+    if isinstance(like, np.ndarray):
+        return np.concatenate(arrays, axis=0)
+    return _array_api.namespace_of(like).concat(arrays, axis=0)
+
+
+def _row_sums(E):
+    if isinstance(E, np.ndarray):
+        return E.sum(axis=1)
+    return _array_api.namespace_of(E).sum(E, axis=1)
+
+
+def _sqrt_as_dtype_of(array, like):
+    if isinstance(like, np.ndarray):
+        return np.sqrt(array, dtype=like.dtype)
+    xp = _array_api.namespace_of(like)
+    return xp.sqrt(xp.astype(array, like.dtype))

@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from skexpreg import _dask, _model, _solvers
+from skexpreg import _array_api, _dask, _model, _solvers
 from skexpreg.exceptions import DivergenceWarning
 from skexpreg.ntk import _WeightSpaceNTK
 
@@ -62,6 +62,22 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     Rows are processed in blocks (never the full n x m activation matrix),
     optionally on several threads; overflow of the exponential is detected
     in fit (the step is halved) and guarded in predict.
+
+    The estimator supports the array API: with scikit-learn's
+    ``array_api_dispatch`` on (``sklearn.set_config(array_api_dispatch=True)``,
+    which needs scipy >= 1.14 and the environment variable
+    ``SCIPY_ARRAY_API=1``), ``fit`` and ``predict`` run in the namespace and
+    on the device of ``X`` (for example PyTorch or CuPy arrays on a GPU).
+    ``y`` and ``sample_weight`` are moved there, the fitted arrays live there
+    and ``predict`` returns arrays of that namespace; inputs of another
+    namespace or device are refused. :math:`W(0)` is drawn on the host by the
+    same random generator as for numpy input, so a fit on the CPU agrees with
+    the numpy fit to round-off. On devices without float64 everything,
+    scalings included, is computed in float32, with the same overflow guards.
+    ``solver="lbfgs"`` runs scipy's L-BFGS on the host (the weights are
+    copied to the device for every evaluation), and ``learning_rate="auto"``
+    computes the kernel products on the device and the eigenvalue on the
+    host. Sparse input always takes the numpy path.
 
     Parameters
     ----------
@@ -160,6 +176,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Number of threads for the row-blocked computations. ``None`` means 1
         unless in a :func:`joblib.parallel_config` context; ``-1`` means all
         cores. Results do not depend on it beyond floating-point round-off.
+        Only used for numpy input: other array API namespaces compute each
+        block with their own parallelism.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights :math:`W(0)`, the signs :math:`a_r` and the
@@ -341,14 +359,18 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         X : {array-like, sparse matrix, dask array} of shape \
                 (n_samples, n_features)
             Training inputs. float32 input is computed in float32, everything
-            else in float64. A dask array or dataframe is fitted on its
-            cluster, one task per row chunk and step, with the same result as
-            in memory (see the documentation's "Scaling out" page).
+            else in float64 (float32 on devices without float64). With array
+            API dispatch on, an array of any array API namespace: the fit
+            runs in its namespace and on its device. A dask array or
+            dataframe is fitted on its cluster, one task per row chunk and
+            step, with the same result as in memory (see the documentation's
+            "Scaling out" page).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+            Targets; moved to the namespace and device of ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights :math:`s_i` of the squared errors; integer
-            weights are equivalent to repeating rows.
+            weights are equivalent to repeating rows. Moved to the namespace
+            and device of ``X``.
 
         Returns
         -------
@@ -362,6 +384,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             solver=self.solver,
             learning_rate=self.learning_rate,
             early_stopping=self.early_stopping,
+            method="fit",
         )
         return self._fit(X, y, sample_weight, settings)
 
@@ -406,6 +429,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 else self.learning_rate
             ),
             early_stopping=False,
+            method="partial_fit",
         )
         return self._fit(X, y, sample_weight, settings)
 
@@ -431,12 +455,12 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 reset=not warm,
                 dtype=self.weights_.dtype if warm else None,
             )
-            dtype = X.dtype
         else:
             X, Y, sample_weight, y_ndim = self._validate_fit_data(
-                X, y, sample_weight, warm
+                X, y, sample_weight, settings
             )
-            dtype = X.dtype
+        dtype = X.dtype
+        xp, device = (np, None) if on_dask else _array_api.namespace_and_device(X)
         if warm and Y.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[1]} output(s) but the fitted model has "
@@ -446,7 +470,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         validation = None
         if settings.early_stopping:
-            X, X_val, Y, Y_val, sample_weight, weight_val = train_test_split(
+            X, X_val, Y, Y_val, sample_weight, weight_val = _split(
                 X,
                 Y,
                 sample_weight,
@@ -460,7 +484,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if warm:
             X, input_scale = self._transform_inputs(X)
             initial_weights = self.initial_weights_
-            signs = self.output_signs_.reshape(self.n_neurons, -1)
+            signs = _reshape(self.output_signs_, (self.n_neurons, -1))
             start = self.weights_
         else:
             self.n_outputs_ = Y.shape[1]
@@ -468,20 +492,25 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.target_mean_, self.target_scale_ = self._target_moments(
                 Y, sample_weight
             )
+            # Drawn by numpy whatever the namespace, so that a fit on a device
+            # starts where the numpy fit starts.
             initial_weights, signs = _model.initial_parameters(
                 X.shape[1],
                 self.n_neurons,
                 self.n_outputs_,
                 random_state,
-                dtype,
+                _array_api.numpy_dtype(dtype),
                 paired=self.init == "paired",
             )
+            if xp is not np:
+                initial_weights = xp.asarray(initial_weights, device=device)
+                signs = xp.asarray(signs, device=device)
             start = initial_weights
         Y = self._scale_targets(Y)
         alpha = float(self.alpha)
         rows = _dask.Rows(X, Y, sample_weight) if on_dask else None
 
-        with _model.BlockRunner(effective_n_jobs(self.n_jobs)) as runner:
+        with self._block_runner(xp) as runner:
 
             def objective(weights):
                 if rows is not None:
@@ -492,8 +521,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     )
                 if alpha > 0:
                     displacement = weights - initial_weights
-                    loss += 0.5 * alpha * float(np.vdot(displacement, displacement))
-                    gradient += dtype.type(alpha) * displacement
+                    loss += 0.5 * alpha * _array_api.inner(displacement, displacement)
+                    gradient += _array_api.scalar(alpha, gradient) * displacement
                 return loss, gradient
 
             monitor = None
@@ -548,7 +577,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if monitor is not None and monitor.best_weights is not None:
             self.weights_ = monitor.best_weights
         self.initial_weights_ = initial_weights
-        self.output_signs_ = signs[:, 0].copy() if y_ndim == 1 else signs
+        self.output_signs_ = _array_api.copy(signs[:, 0]) if y_ndim == 1 else signs
         self.learning_rate_ = result.learning_rate
         previous = warm and self.loss_curve_ or []
         self.loss_curve_ = previous + result.loss_curve
@@ -570,14 +599,26 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             bridge.close()  # after the fitted attributes are in place
         return self
 
-    def _validate_fit_data(self, X, y, sample_weight, warm):
-        """Checked in-memory ``(X, Y, sample_weight, y_ndim)``; ``Y`` is (n, k)."""
+    def _validate_fit_data(self, X, y, sample_weight, settings):
+        """Checked in-memory ``(X, Y, sample_weight, y_ndim)``; ``Y`` is (n, k).
+
+        With array API dispatch, ``y`` and ``sample_weight`` move to the
+        namespace and device of ``X``.
+        """
+        warm = settings.warm
+        if warm:
+            _array_api.check_same_namespace(
+                X, self, attribute="weights_", method=settings.method
+            )
+        xp, device = _array_api.namespace_and_device(X)
+        y = _array_api.follow(y, xp, device)
+        sample_weight = _array_api.follow(sample_weight, xp, device)
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
+            dtype=_array_api.float_dtypes(xp, device),
             multi_output=True,
             y_numeric=True,
             reset=not warm,
@@ -585,18 +626,28 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if sparse.issparse(X):
             X = X.tocsr()
         dtype = self.weights_.dtype if warm else X.dtype
-        X = X.astype(dtype, copy=False)
-        Y = np.asarray(y, dtype=dtype).reshape(X.shape[0], -1)
+        if xp is np:
+            X = X.astype(dtype, copy=False)
+            Y = np.asarray(y, dtype=dtype).reshape(X.shape[0], -1)
+        else:
+            X = xp.astype(X, dtype, copy=False)
+            Y = xp.reshape(xp.astype(y, dtype), (X.shape[0], -1))
         sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
-        if (sample_weight < 0).any():
+        if _array_api.any_true(sample_weight < 0):
             raise ValueError("sample_weight must be non-negative.")
-        if not sample_weight.sum() > 0:
+        if not _array_api.total(sample_weight) > 0:
             raise ValueError("sample_weight must contain at least one positive value.")
-        return X, Y, sample_weight, np.ndim(y)
+        return X, Y, sample_weight, y.ndim
 
     def _scale_targets(self, Y):
-        dtype = Y.dtype
-        return (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+        mean = _array_api.astype_like(self.target_mean_, Y)
+        return (Y - mean) / _array_api.astype_like(self.target_scale_, Y)
+
+    def _block_runner(self, xp):
+        """numpy: ``n_jobs`` threads; other namespaces: their own parallelism."""
+        if xp is np:
+            return _model.BlockRunner(effective_n_jobs(self.n_jobs))
+        return _model.BlockRunner(1, limit_blas=False)
 
     def predict(self, X):
         """Predict with the trained network.
@@ -609,15 +660,17 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix, dask array} of shape \
                 (n_samples, n_features)
-            Inputs.
+            Inputs; with array API dispatch on, in the namespace and on the
+            device of the training inputs (a ``ValueError`` otherwise).
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions, in the dtype of the fitted weights (float64 when
-            either the weights or ``X`` are float64). For a dask array or
-            dataframe ``X``, a dask array with the same row chunks, computed
-            blockwise when asked for.
+            either the weights or ``X`` are float64, unless the device has
+            no float64), in the namespace and on the device of ``X``. For a
+            dask array or dataframe ``X``, a dask array with the same row
+            chunks, computed blockwise when asked for.
         """
         if _dask.is_dask_collection(X):
             check_is_fitted(self)
@@ -637,36 +690,41 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         return self._predict_seen(*self._transform_inputs(X))
 
     def _predict_seen(self, X, input_scale):
+        xp = _namespace(X)
         dtype = X.dtype
         max_z = _model.max_safe_preactivation(
-            self.n_neurons, dtype, output_scale=float(np.max(self.target_scale_))
+            self.n_neurons, dtype, output_scale=_array_api.largest(self.target_scale_)
         )
-        with _model.BlockRunner(effective_n_jobs(self.n_jobs)) as runner:
+        with self._block_runner(xp) as runner:
             outputs, clipped = _model.forward_clipped(
                 X,
-                self.weights_.astype(dtype, copy=False),
+                _array_api.astype_like(self.weights_, X),
                 self.output_signs_,
                 input_scale,
                 runner,
                 max_z,
             )
-        if clipped.any():
+        n_clipped = _array_api.count_true(clipped)
+        if n_clipped:
             warnings.warn(
-                f"{int(clipped.sum())} of {X.shape[0]} rows are so far outside "
+                f"{n_clipped} of {X.shape[0]} rows are so far outside "
                 "the training range that exp(<w_r, x>) overflows "
-                f"{np.dtype(dtype).name}; their pre-activations were clipped at "
-                f"{max_z:.1f}, so their predictions are only bounds of the "
-                "network's (exponentially growing) output.",
+                f"{_array_api.dtype_name(dtype)}; their pre-activations were "
+                f"clipped at {max_z:.1f}, so their predictions are only bounds "
+                "of the network's (exponentially growing) output.",
                 RuntimeWarning,
             )
-        outputs *= self.target_scale_.astype(dtype)
-        outputs += self.target_mean_.astype(dtype)
-        return outputs.ravel() if self.output_signs_.ndim == 1 else outputs
+        outputs *= _array_api.astype_like(self.target_scale_, outputs)
+        outputs += _array_api.astype_like(self.target_mean_, outputs)
+        if self.output_signs_.ndim == 1:
+            return _reshape(outputs, (-1,))
+        return outputs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
+        tags.array_api_support = True
         return tags
 
     def _fit_input_transform(self, X, sample_weight):
@@ -677,13 +735,13 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         copied); ``"standard"`` returns a standardised copy and ``scale=1``.
         """
         n_features = X.shape[1]
-        self.input_offset_ = np.zeros(n_features)
+        self.input_offset_ = _moment_full(n_features, 0.0, X)
         if self.input_scaling == "standard":
             offset, spread = _feature_moments(X, sample_weight)
             self.input_offset_ = offset
             X = self._standardize(X, offset, spread)
             norm = _max_row_norm(X, sample_weight > 0)
-            X /= X.dtype.type(norm)
+            X /= _array_api.scalar(norm, X)
             self.input_scale_ = spread * norm
             return X, 1.0
         if self.input_scaling == "max_norm":
@@ -692,7 +750,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             scale = 1.0
         else:
             scale = float(self.input_scaling)
-        self.input_scale_ = np.full(n_features, scale)
+        self.input_scale_ = _moment_full(n_features, scale, X)
         return X, scale
 
     def _seen_inputs(self, X):
@@ -702,16 +760,27 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         float64 if either is float64; sparse input comes back as CSR.
         """
         check_is_fitted(self)
+        _array_api.check_same_namespace(X, self, attribute="weights_", method="predict")
+        xp, device = _array_api.namespace_and_device(X)
         X = validate_data(
             self,
             X,
             accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
+            dtype=_array_api.float_dtypes(xp, device),
             reset=False,
         )
         X = X.tocsr() if sparse.issparse(X) else X
-        dtype = np.result_type(X.dtype, self.weights_.dtype)
-        return self._transform_inputs(X.astype(dtype, copy=False))
+        if _namespace(self.weights_) is not _namespace(X):
+            raise ValueError(
+                "The model was fitted on arrays of another namespace (with "
+                "scikit-learn's array_api_dispatch on): predict with dispatch on "
+                "and inputs of that namespace and device."
+            )
+        if xp is np:
+            dtype = np.result_type(X.dtype, self.weights_.dtype)
+            return self._transform_inputs(X.astype(dtype, copy=False))
+        dtype = xp.result_type(X.dtype, self.weights_.dtype)
+        return self._transform_inputs(xp.astype(X, dtype, copy=False))
 
     def _transform_inputs(self, X):
         """What the fitted network sees: ``(X_seen, scale)`` as above."""
@@ -721,19 +790,20 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     @staticmethod
     def _standardize(X, offset, spread):
-        dtype = X.dtype
         if sparse.issparse(X):  # scale only: centring would densify
-            return (X @ sparse.diags((1 / spread).astype(dtype))).tocsr()
-        standardized = X - offset.astype(dtype)
-        standardized /= spread.astype(dtype)
+            return (X @ sparse.diags((1 / spread).astype(X.dtype))).tocsr()
+        standardized = X - _array_api.astype_like(offset, X)
+        standardized /= _array_api.astype_like(spread, X)
         return standardized
 
     def _target_moments(self, Y, sample_weight):
         n_outputs = Y.shape[1]
         if not self.target_scaling:
-            return np.zeros(n_outputs), np.ones(n_outputs)
+            return _moment_full(n_outputs, 0.0, Y), _moment_full(n_outputs, 1.0, Y)
         if _dask.is_dask_collection(Y):
             return _dask.target_moments(Y, sample_weight)
+        if not isinstance(Y, np.ndarray):
+            return _target_moments_xp(Y, sample_weight)
         Y64 = Y.astype(np.float64)
         magnitude = np.abs(Y64).max(axis=0)
         magnitude[magnitude == 0] = 1.0
@@ -747,14 +817,15 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _check_initial_loss(self, loss, X, Y, input_scale):
         if np.isfinite(loss):
             return
-        if not np.isfinite(0.5 * float(np.vdot(Y, Y))):
+        if not np.isfinite(0.5 * _array_api.inner(Y, Y)):
             raise ValueError(
                 "The squared targets overflow: the loss is not finite. Use "
                 "target_scaling=True (the default) or rescale y."
             )
         raise ValueError(
             "The network overflows at initialisation: exp(<w_r, x>) exceeds the "
-            f"largest {X.dtype.name} for some training rows, so the loss is not "
+            f"largest {_array_api.dtype_name(X.dtype)} for some training rows, so "
+            "the loss is not "
             f"finite (input_scaling={self.input_scaling!r}, inputs divided by "
             f"{input_scale:.3g}). The theory assumes ||x|| <= 1: use "
             "input_scaling='max_norm' (the default), a larger input_scaling, or "
@@ -842,6 +913,8 @@ def _max_row_norm(X, rows):
     """
     if _dask.is_dask_collection(X):
         return _dask.max_row_norm(X, rows)
+    if not (sparse.issparse(X) or isinstance(X, np.ndarray)):
+        return _max_row_norm_xp(X, rows)
     with np.errstate(over="ignore"):
         norms = row_norms(X)[rows]
     largest = float(norms.max()) if norms.size else 0.0
@@ -859,10 +932,13 @@ def _feature_moments(X, sample_weight):
     columns get a standard deviation of 1. Columns are divided by their
     largest absolute value first, so that the squares cannot overflow, and
     dense ``X`` is processed in row chunks, so that no temporary as large as
-    ``X`` is made.
+    ``X`` is made. Arrays of other namespaces get float32 moments on devices
+    without float64.
     """
     if _dask.is_dask_collection(X):
         return _dask.feature_moments(X, sample_weight)
+    if not (sparse.issparse(X) or isinstance(X, np.ndarray)):
+        return _feature_moments_xp(X, sample_weight)
     if sparse.issparse(X):
         magnitude = abs(X).max(axis=0).toarray().ravel().astype(np.float64)
         magnitude[~(magnitude > 0)] = 1.0
@@ -885,6 +961,111 @@ def _feature_moments(X, sample_weight):
     return mean * magnitude, spread * magnitude
 
 
+def _max_row_norm_xp(X, rows):
+    """:func:`_max_row_norm` for arrays of another namespace."""
+    xp = _array_api.namespace_of(X)
+
+    def largest_norm(A):
+        norms = xp.sqrt(xp.sum(A * A, axis=1))
+        return float(xp.max(xp.where(rows, norms, xp.zeros_like(norms))))
+
+    with np.errstate(over="ignore"):  # array-api-strict computes with numpy
+        largest = largest_norm(X)
+        if not np.isfinite(largest):
+            magnitude = float(
+                xp.max(xp.where(rows[:, None], xp.abs(X), xp.zeros_like(X)))
+            )
+            largest = magnitude * largest_norm(X / magnitude)
+    return largest if largest > 0 else 1.0
+
+
+def _feature_moments_xp(X, sample_weight):
+    """:func:`_feature_moments` for arrays of another namespace (dense)."""
+    xp = _array_api.namespace_of(X)
+    dtype = _moment_dtype(X)
+    magnitude = xp.astype(xp.maximum(xp.max(X, axis=0), -xp.min(X, axis=0)), dtype)
+    magnitude = xp.where(magnitude > 0, magnitude, xp.ones_like(magnitude))
+    weight = xp.astype(sample_weight, dtype)
+    chunks = _model.row_blocks(X.shape[0], X.shape[1], np.float64)
+
+    def scaled(rows):
+        return xp.astype(X[rows, :], dtype) / magnitude
+
+    total = float(xp.sum(weight))
+    mean = sum(weight[rows] @ scaled(rows) for rows in chunks) / total
+    variance = sum(weight[rows] @ ((scaled(rows) - mean) ** 2) for rows in chunks)
+    spread = xp.sqrt(variance / total)
+    spread = xp.where(spread > 0, spread, xp.ones_like(spread))
+    return mean * magnitude, spread * magnitude
+
+
+def _target_moments_xp(Y, sample_weight):
+    """Weighted target mean and spread (see ``_target_moments``), not numpy."""
+    xp = _array_api.namespace_of(Y)
+    dtype = _moment_dtype(Y)
+    Y64 = xp.astype(Y, dtype)
+    magnitude = xp.max(xp.abs(Y64), axis=0)
+    magnitude = xp.where(magnitude == 0, xp.ones_like(magnitude), magnitude)
+    Y64 = Y64 / magnitude  # keeps squares finite for huge targets
+    weight = xp.astype(sample_weight, dtype)[:, None]
+    total = xp.sum(weight)
+    mean = xp.sum(weight * Y64, axis=0) / total
+    scale = xp.sqrt(xp.sum(weight * (Y64 - mean) ** 2, axis=0) / total)
+    scale = xp.where(scale > 1e-12, scale, xp.ones_like(scale))
+    return mean * magnitude, scale * magnitude
+
+
+def _moment_dtype(X):
+    """float64 for the scalings, unless ``X``'s device has only float32."""
+    if isinstance(X, np.ndarray) or sparse.issparse(X):
+        return np.float64
+    xp = _array_api.namespace_of(X)
+    if _array_api.supports_float64(xp, _array_api.device_of(X)):
+        return xp.float64
+    return xp.float32
+
+
+def _moment_full(size, value, X):
+    """A (size,) vector of ``value`` for the scalings, beside ``X``."""
+    if _namespace(X) is np:
+        return np.full(size, value)
+    xp = _array_api.namespace_of(X)
+    return xp.full(size, value, dtype=_moment_dtype(X), device=_array_api.device_of(X))
+
+
+def _namespace(X):
+    return np if sparse.issparse(X) else _array_api.namespace_of(X)
+
+
+def _reshape(array, shape):
+    if isinstance(array, np.ndarray):
+        return array.reshape(shape)
+    return _array_api.namespace_of(array).reshape(array, shape)
+
+
+def _split(X, Y, sample_weight, *, test_size, random_state):
+    """``train_test_split`` of the three, in any namespace.
+
+    Other namespaces split numpy row indices (the same split as numpy's
+    for the same random state) and take those rows on the device.
+    """
+    if _namespace(X) is np:
+        return train_test_split(
+            X, Y, sample_weight, test_size=test_size, random_state=random_state
+        )
+    xp = _array_api.namespace_of(X)
+    device = _array_api.device_of(X)
+    train, test = train_test_split(
+        np.arange(X.shape[0]), test_size=test_size, random_state=random_state
+    )
+    train = xp.asarray(train, device=device)
+    test = xp.asarray(test, device=device)
+    parts = []
+    for array in (X, Y, sample_weight):
+        parts += [xp.take(array, train, axis=0), xp.take(array, test, axis=0)]
+    return parts
+
+
 def _inverse_curvature(curvature):
     # Zero curvature means X = 0 and nothing to learn: any step will do.
     return 1.0 / curvature if curvature > 0 else 1.0
@@ -900,6 +1081,7 @@ class _Settings:
     solver: str
     learning_rate: object
     early_stopping: bool
+    method: str
 
 
 class _ValidationMonitor:
@@ -922,13 +1104,13 @@ class _ValidationMonitor:
 
     def __call__(self, weights):
         outputs = _model.forward(self.X, weights, self.signs, self.scale, self.runner)
-        if not np.isfinite(outputs).all():
+        if not _array_api.all_finite(outputs):
             score = -np.inf
         else:
             score = float(r2_score(self.Y, outputs, sample_weight=self.weight))
         self.scores.append(score)
         if score > self.best:
-            self.best_weights = weights.copy()
+            self.best_weights = _array_api.copy(weights)
         if score < self.best + self.tol:
             self.without_improvement += 1
         else:
@@ -983,7 +1165,7 @@ class _CallbackBridge:
     def __init__(self, estimator, max_iter, X, y, sample_weight, signs, y_ndim):
         self.estimator, self.X, self.y = estimator, X, y
         self.metadata = {"sample_weight": sample_weight}
-        self.signs = signs[:, 0].copy() if y_ndim == 1 else signs
+        self.signs = _array_api.copy(signs[:, 0]) if y_ndim == 1 else signs
         self.root = estimator._init_callback_context(max_subtasks=max_iter + 1)
         self.root.call_on_fit_task_begin(
             estimator=estimator, X=X, y=y, metadata=self.metadata
@@ -1004,7 +1186,7 @@ class _CallbackBridge:
             y=self.y,
             metadata=self.metadata,
             reconstruction_attributes=lambda: {
-                "weights_": weights.copy(),
+                "weights_": _array_api.copy(weights),
                 "output_signs_": self.signs,
             },
         )

@@ -2,6 +2,11 @@
 
 A solver receives ``objective(W) -> (loss, gradient)`` and starting weights
 and returns a :class:`SolverResult`; it knows nothing about the data.
+
+The weights may be numpy arrays or arrays of another array API namespace
+(the objective's); gradient descent runs in that namespace, on its device.
+L-BFGS runs scipy's implementation on the host: it copies each point to the
+device for the objective and the gradient back to the host.
 """
 
 import time
@@ -9,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
+
+from skexpreg import _array_api
 
 # A step may raise the loss by this relative amount (round-off) and still be
 # accepted; a larger rise means the step is beyond 2 / lambda_max and the
@@ -116,12 +123,13 @@ def gradient_descent(
         0 is silent; 1 prints about ten progress lines (iteration, loss,
         step size, elapsed time); 2 prints every step.
     """
-    weights = weights.copy()
+    weights = _array_api.copy(weights)
     loss, gradient = objective(weights) if initial is None else initial
     initial_loss = loss
     # Below this the loss is round-off: residuals carry an absolute error of
     # about eps * |y|, so the computed loss is only known to ~eps**2 * L(0).
-    noise_floor = (64 * np.finfo(weights.dtype).eps) ** 2 * initial_loss
+    eps = np.finfo(_array_api.numpy_dtype(weights.dtype)).eps
+    noise_floor = (64 * eps) ** 2 * initial_loss
     eta = float(learning_rate)
     loss_curve = []
     reductions = []
@@ -139,11 +147,11 @@ def gradient_descent(
             and (len(loss_curve) % step_bound_every == 0)
         ):
             eta = min(eta, step_bound(weights))
-        stepped = weights - weights.dtype.type(eta) * gradient
+        stepped = weights - _array_api.scalar(eta, weights) * gradient
         t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2 if momentum else 1.0
         candidate = stepped
         if t > 1:
-            candidate = stepped + weights.dtype.type((t - 1) / t_next) * (
+            candidate = stepped + _array_api.scalar((t - 1) / t_next, weights) * (
                 stepped - anchor
             )
         new_loss, new_gradient = objective(candidate)
@@ -169,7 +177,7 @@ def gradient_descent(
             # The decrease of an extrapolated step says little about how far
             # the minimum is; use what a plain step from here would gain,
             # about eta * ||grad||^2 / 2 for eta <= 1 / curvature.
-            decrease = 0.5 * eta * float(np.vdot(new_gradient, new_gradient))
+            decrease = 0.5 * eta * _array_api.inner(new_gradient, new_gradient)
         anchor, t = stepped, t_next
         weights, loss, gradient = candidate, new_loss, new_gradient
         loss_curve.append(loss)
@@ -199,7 +207,7 @@ def gradient_descent(
 
 
 def _rejection_reason(loss, new_loss, new_gradient):
-    if not np.isfinite(new_loss) or not np.isfinite(new_gradient).all():
+    if not np.isfinite(new_loss) or not _array_api.all_finite(new_gradient):
         return "the loss or its gradient overflowed"
     if new_loss > loss * (1 + _LOSS_RISE_TOLERANCE):
         return "the loss rose"
@@ -229,8 +237,16 @@ def lbfgs(
     finite loss, so that it backtracks instead of failing. Stops after
     ``max_iter`` iterations, or when the relative decrease of the loss
     ``(L(k) - L(k+1)) / max(L(k), L(k+1), 1)`` falls below ``tol``.
+
+    scipy works on the host in float64: weights of another namespace are
+    copied to their device (in their dtype) for every evaluation, and the
+    gradient back; ``callback`` and the result get weights like ``weights``.
     """
-    shape, dtype = weights.shape, weights.dtype
+    shape, like = weights.shape, weights
+
+    def on_device(flat, copy=True):
+        return _array_api.from_numpy_like(flat.reshape(shape), like, copy=copy)
+
     evaluations = {"count": 0}
     loss_curve = []
     start = time.perf_counter()
@@ -238,8 +254,8 @@ def lbfgs(
 
     def fun(flat):
         evaluations["count"] += 1
-        loss, gradient = objective(flat.reshape(shape).astype(dtype, copy=False))
-        gradient = gradient.astype(np.float64).ravel()
+        loss, gradient = objective(on_device(flat, copy=False))
+        gradient = _array_api.to_numpy(gradient).astype(np.float64).ravel()
         if not np.isfinite(loss) or not np.isfinite(gradient).all():
             return _OVERFLOW_LOSS, np.zeros_like(gradient)
         evaluations["last"] = (flat.copy(), loss)
@@ -251,16 +267,14 @@ def lbfgs(
         loss_curve.append(loss)
         evaluations["accepted"] = flat.copy()
         n_iter = len(loss_curve)
-        stop = callback is not None and bool(
-            callback(flat.reshape(shape).astype(dtype))
-        )
+        stop = callback is not None and bool(callback(on_device(flat)))
         if verbose and (n_iter % report_every == 0 or n_iter == 1 or stop):
             _report(n_iter, loss, start, None, progress)
         if stop:
             raise _Stop
 
     initial_loss = objective(weights)[0] if initial is None else initial[0]
-    evaluations["accepted"] = weights.astype(np.float64).ravel()
+    evaluations["accepted"] = _array_api.to_numpy(weights).astype(np.float64).ravel()
     options = dict(
         jac=True,
         method="L-BFGS-B",
@@ -279,7 +293,7 @@ def lbfgs(
     except _Stop:
         final, converged, interrupted = evaluations["accepted"], False, True
     return SolverResult(
-        weights=final.reshape(shape).astype(dtype),
+        weights=on_device(final),
         n_iter=len(loss_curve),
         loss_curve=loss_curve,
         learning_rate=None,

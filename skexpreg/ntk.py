@@ -18,6 +18,7 @@ All functions take the inputs the network sees: with the estimator's default
 ``input_scaling="max_norm"`` pass ``X / estimator.input_scale_``.
 """
 
+import math
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -28,7 +29,7 @@ from sklearn import get_config
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
-from skexpreg import _model
+from skexpreg import _array_api, _model
 
 __all__ = [
     "NTKDiagnostics",
@@ -500,6 +501,12 @@ class _WeightSpaceNTK:
     the small operands: ``Phi`` of ``X / s`` at ``W`` is ``1/s`` times
     ``Phi`` of ``X`` at ``W / s``. This is what the estimator's
     ``learning_rate="auto"`` uses, at initialisation and while it trains.
+
+    ``X``, ``sample_weight`` and the weights may be arrays of another array
+    API namespace: the kernel products then run there, on the device, while
+    the eigensolvers (scipy) run on the host: the Lanczos vectors (d, m) go
+    back and forth, and for up to 1000 rows the kernel matrix is formed on
+    the host from a copy of ``X``.
     """
 
     def __init__(self, X, sample_weight, runner, input_scale=1.0):
@@ -512,12 +519,12 @@ class _WeightSpaceNTK:
         s = self.input_scale
         product = _model.ntk_weight_space_dot(
             self.X,
-            weights / weights.dtype.type(s),
+            weights / _array_api.scalar(s, weights),
             direction / s,
             self.runner,
             sample_weight=self.sample_weight,
         )
-        return product / product.dtype.type(s)
+        return product / _array_api.scalar(s, product)
 
     def largest_eigenpair(self, weights, random_state, tol=1e-3):
         """``(lambda_max, unit (d, m) eigenvector)`` at ``weights``.
@@ -527,32 +534,40 @@ class _WeightSpaceNTK:
         """
         X, s = self.X, self.input_scale
         shape = weights.shape
+        to_numpy = _array_api.to_numpy
         if X.shape[0] <= _DENSE_MAX_SAMPLES:
-            kernel = _weighted_kernel_matrix(X / s, weights, self.sample_weight)
+            sample_weight = self.sample_weight
+            if sample_weight is not None:
+                sample_weight = to_numpy(sample_weight)
+            kernel = _weighted_kernel_matrix(
+                to_numpy(X) / s, to_numpy(weights), sample_weight
+            )
             last = len(kernel) - 1
             values, vectors = linalg.eigh(kernel, subset_by_index=[last, last])
             vector = _model.ntk_features_transpose_dot(
                 X,
-                weights / weights.dtype.type(s),
-                vectors[:, 0],
+                weights / _array_api.scalar(s, weights),
+                _like_weights(vectors[:, 0], weights),
                 self.runner,
                 sample_weight=self.sample_weight,
             )
-            return float(values[0]), _unit(vector / vector.dtype.type(s))
+            return float(values[0]), _unit(vector / _array_api.scalar(s, vector))
 
         def matvec(u):
-            u = np.reshape(u, shape).astype(weights.dtype, copy=False)
-            return self.dot(weights, u).ravel().astype(np.float64)
+            u = _array_api.from_numpy_like(np.reshape(u, shape), weights, copy=False)
+            return to_numpy(self.dot(weights, u)).ravel().astype(np.float64)
 
         size = shape[0] * shape[1]
         if size <= 64:  # too small for Lanczos: form the dm x dm matrix instead
             gram = np.column_stack([matvec(column) for column in np.eye(size)])
             values, vectors = linalg.eigh((gram + gram.T) / 2)
-            return float(values[-1]), _unit(vectors[:, -1].reshape(shape))
+            vector = vectors[:, -1].reshape(shape)
+            return float(values[-1]), _unit(_like_weights(vector, weights))
         operator = LinearOperator((size, size), matvec=matvec, dtype=np.float64)
         v0 = check_random_state(random_state).uniform(-1, 1, size=size)
         values, vectors = eigsh(operator, k=1, which="LA", tol=tol, v0=v0)
-        return float(values[0]), _unit(vectors[:, 0].reshape(shape))
+        vector = vectors[:, 0].reshape(shape)
+        return float(values[0]), _unit(_like_weights(vector, weights))
 
     def refine_largest_eigenpair(self, weights, vector, n_steps=2):
         """Power iteration warm-started at ``vector``: ``(Rayleigh quotient, u)``.
@@ -561,15 +576,29 @@ class _WeightSpaceNTK:
         to it when ``vector`` is close to the top eigenvector, as it is when
         the weights have moved little since ``vector`` was computed.
         """
-        vector = _unit(vector.astype(weights.dtype, copy=False))
+        vector = _unit(_array_api.astype_like(vector, weights))
         value = 0.0
         for _ in range(n_steps):
             product = self.dot(weights, vector)
-            value = float(np.vdot(vector, product))
+            value = _array_api.inner(vector, product)
             vector = _unit(product)
         return value, vector
 
 
 def _unit(vector):
-    norm = np.linalg.norm(vector)
+    if isinstance(vector, np.ndarray):
+        norm = np.linalg.norm(vector)
+    else:
+        norm = math.sqrt(_array_api.inner(vector, vector))
     return vector / norm if norm > 0 else vector
+
+
+def _like_weights(vector, weights):
+    """A float64 numpy eigenvector, moved to the namespace of ``weights``.
+
+    numpy vectors stay float64 (as they always were); others take the dtype
+    and device of ``weights``.
+    """
+    if isinstance(weights, np.ndarray):
+        return vector
+    return _array_api.from_numpy_like(vector, weights)
