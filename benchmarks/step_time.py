@@ -14,7 +14,10 @@ memory is its own) and computes the same step,
   block from cache, all threads busy, single-threaded BLAS inside;
 * ``skexpreg``: ``ExponentialRegressor.fit`` with a fixed step and ``tol=0``;
   per-step time is the difference between fits of ``2 + steps`` and 2 steps,
-  divided by ``steps``, which removes validation and set-up;
+  divided by ``steps``, which removes validation and set-up. With numba
+  installed (``pip install "skexpreg[fast]"``) float64 blocks use skexpreg's
+  vectorised exp kernel, and so does ``limit``; ``skexpreg np.exp`` is the
+  same fit with the kernel switched off (``SKEXPREG_NUMBA=0``), numpy's exp;
 * ``numpy naive``: the formula above with the full n x m matrix;
 * ``torch eager``, ``torch.compile``, ``jax.jit`` (skipped when the package is
   not installed);
@@ -42,6 +45,7 @@ import numpy as np
 PEERS = [
     "limit",
     "skexpreg",
+    "skexpreg np.exp",
     "numpy naive",
     "torch eager",
     "torch.compile",
@@ -73,6 +77,7 @@ def best_of(func, repeats):
 def time_limit(X, y, W, a, threads, repeats):
     from threadpoolctl import threadpool_limits
 
+    from skexpreg import _fastexp
     from skexpreg._model import row_blocks
 
     blocks = row_blocks(X.shape[0], W.shape[1], X.dtype)
@@ -85,7 +90,8 @@ def time_limit(X, y, W, a, threads, repeats):
         G = np.empty_like(W)
         for _ in range(count):
             np.matmul(block, W, out=Z)
-            np.exp(Z, out=Z)
+            if not _fastexp.exp_inplace(Z):  # skexpreg's exp, whichever it is
+                np.exp(Z, out=Z)
             np.matmul(block.T, Z, out=G)
 
     def run():
@@ -95,8 +101,9 @@ def time_limit(X, y, W, a, threads, repeats):
         for thread in pool:
             thread.join()
 
+    exp = "numba exp" if _fastexp.available() and X.dtype == np.float64 else "np.exp"
     with threadpool_limits(limits=1, user_api="blas"):
-        return best_of(run, repeats), f"{len(blocks)} blocks of {rows} rows"
+        return best_of(run, repeats), f"{len(blocks)} blocks of {rows} rows, {exp}"
 
 
 def time_skexpreg(X, y, W, a, threads, repeats, steps=10):
@@ -125,7 +132,10 @@ def time_skexpreg(X, y, W, a, threads, repeats, steps=10):
 
     short = best_of(fit(2), repeats)
     long = best_of(fit(2 + steps), repeats)
-    return (long - short) / steps, f"fit with {2 + steps} minus 2 steps"
+    from skexpreg import _fastexp
+
+    exp = "numba exp" if _fastexp.available() and X.dtype == np.float64 else "np.exp"
+    return (long - short) / steps, f"fit with {2 + steps} minus 2 steps, {exp}"
 
 
 def time_numpy_naive(X, y, W, a, threads, repeats):
@@ -223,6 +233,7 @@ def time_mlp(X, y, W, a, threads, repeats, steps=3):
 TIMERS = {
     "limit": time_limit,
     "skexpreg": time_skexpreg,
+    "skexpreg np.exp": time_skexpreg,
     "numpy naive": time_numpy_naive,
     "torch eager": time_torch_eager,
     "torch.compile": time_torch_compile,
@@ -267,7 +278,10 @@ def _measure(peer, dtype, args):
     ]
     if args.block_mib:
         command += ["--block-mib", str(args.block_mib)]
-    output = subprocess.run(command, capture_output=True, text=True)
+    env = dict(os.environ)
+    if peer == "skexpreg np.exp":
+        env["SKEXPREG_NUMBA"] = "0"
+    output = subprocess.run(command, capture_output=True, text=True, env=env)
     if output.returncode != 0:
         lines = output.stderr.strip().splitlines() or ["no output"]
         return None, None, f"failed: {lines[-1][:70]}"

@@ -31,7 +31,7 @@ from scipy import sparse
 from sklearn import get_config
 from threadpoolctl import ThreadpoolController
 
-from skexpreg import _array_api
+from skexpreg import _array_api, _fastexp
 
 # Upper bound on the (block, m) activation matrix of one thread. Blocks that
 # fit in the cache keep exp and the two products from streaming through main
@@ -150,11 +150,22 @@ def _preactivations(X_block, weights, name="Z"):
 
 
 def _activations(X_block, weights):
-    """``exp(X_block @ weights)``, overflowing to inf without a warning."""
+    """``exp(X_block @ weights)``, overflowing to inf without a warning.
+
+    Large float64 blocks use the vectorised kernel of
+    :mod:`skexpreg._fastexp` when numba is installed (within one unit in the
+    last place of numpy's); blocks with entries where it does not apply are
+    recomputed with numpy.
+    """
     Z = _preactivations(X_block, weights)
     with np.errstate(over="ignore"):  # also for array-api-strict's numpy
         if not isinstance(Z, np.ndarray):
             return _array_api.namespace_of(Z).exp(Z)
+        done = _fastexp.exp_inplace(Z)
+        if done:
+            return Z
+        if done is not None:  # entries out of the kernel's range: Z is lost
+            Z = _preactivations(X_block, weights)
         np.exp(Z, out=Z)
     return Z
 

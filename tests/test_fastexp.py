@@ -1,0 +1,92 @@
+"""The vectorised float64 exponential used with the optional numba."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skexpreg import ExponentialRegressor, _fastexp, _model
+
+pytest.importorskip("numba")
+if not _fastexp.available():
+    pytest.skip(
+        "the numba kernel is disabled or did not compile", allow_module_level=True
+    )
+
+
+def _exp(values):
+    Z = np.array(values, dtype=np.float64).reshape(256, -1)
+    assert Z.size >= _fastexp.MIN_ELEMENTS
+    return Z, _fastexp.exp_inplace(Z)
+
+
+def test_within_one_ulp_of_numpy_over_the_whole_range():
+    x = np.concatenate(
+        [
+            np.linspace(-708, 709, 2**18),
+            np.random.RandomState(0).normal(scale=3, size=2**18),
+            np.linspace(-1e-3, 1e-3, 2**16),
+            [0.0, -0.0, 1.0, -1.0, np.log(2), 708.9999, -707.9999] + [0.5] * 249,
+        ]
+    )
+    Z, done = _exp(x)
+    assert done is True
+    expected = np.exp(x).reshape(Z.shape)
+    ulps = np.abs(Z - expected) / np.spacing(expected)
+    assert ulps.max() <= 1.0
+    assert Z.ravel()[np.flatnonzero(x == 0)].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "special", [709.5, 800.0, -708.5, -800.0, np.inf, -np.inf, np.nan]
+)
+def test_entries_outside_the_range_are_flagged(special):
+    x = np.zeros(2**16)
+    x[12345] = special
+    _, done = _exp(x)
+    assert done is False  # the caller falls back to numpy
+
+
+def test_kernel_is_skipped_for_small_float32_or_strided_blocks():
+    for Z in (
+        np.zeros((8, 8)),
+        np.zeros((256, 256), dtype=np.float32),
+        np.zeros((256, 512))[:, ::2],
+    ):
+        before = Z.copy()
+        assert _fastexp.exp_inplace(Z) is None
+        assert_array_equal(Z, before)
+
+
+def test_activations_fall_back_to_numpy_for_overflow_and_underflow():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    W = rng.normal(size=(4, 512))
+    X[7] *= 400.0  # pre-activations far beyond 709 and below -708
+    E = _model._activations(X, W)
+    with np.errstate(over="ignore"):
+        expected = np.exp(X @ W)
+    assert np.isinf(E[7]).any() and (E[7] == 0).any()
+    assert_array_equal(np.isinf(E), np.isinf(expected))
+    finite = np.isfinite(expected)
+    assert_allclose(E[finite], expected[finite], rtol=3e-16, atol=0)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_with_the_kernel_equals_the_fit_with_numpy(monkeypatch):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 6))
+    y = np.sin(X[:, 0]) + X[:, 1] ** 2
+    params = dict(n_neurons=256, max_iter=50, tol=0.0, random_state=0)
+    kernel, calls = _fastexp._compiled(), []
+
+    def counted(values):
+        calls.append(values.size)
+        return kernel(values)
+
+    monkeypatch.setattr(_fastexp, "_kernel", [counted])
+    fast = ExponentialRegressor(**params).fit(X, y)
+    assert len(calls) > 50 and set(calls) == {600 * 256}  # every pass used it
+    monkeypatch.setattr(_fastexp, "_kernel", [None])  # as without numba
+    plain = ExponentialRegressor(**params).fit(X, y)
+    assert_allclose(fast.weights_, plain.weights_, rtol=1e-9, atol=1e-12)
+    assert_allclose(fast.predict(X), plain.predict(X), rtol=1e-9, atol=1e-12)
