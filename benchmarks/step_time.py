@@ -74,6 +74,13 @@ def best_of(func, repeats):
     return min(times)
 
 
+def _exp_name(dtype):
+    """Which exponential skexpreg uses for blocks of ``dtype`` here."""
+    from skexpreg import _fastexp
+
+    return "numba exp" if _fastexp.available() and dtype == np.float64 else "np.exp"
+
+
 def time_limit(X, y, W, a, threads, repeats):
     from threadpoolctl import threadpool_limits
 
@@ -101,7 +108,7 @@ def time_limit(X, y, W, a, threads, repeats):
         for thread in pool:
             thread.join()
 
-    exp = "numba exp" if _fastexp.available() and X.dtype == np.float64 else "np.exp"
+    exp = _exp_name(X.dtype)
     with threadpool_limits(limits=1, user_api="blas"):
         return best_of(run, repeats), f"{len(blocks)} blocks of {rows} rows, {exp}"
 
@@ -132,9 +139,7 @@ def time_skexpreg(X, y, W, a, threads, repeats, steps=10):
 
     short = best_of(fit(2), repeats)
     long = best_of(fit(2 + steps), repeats)
-    from skexpreg import _fastexp
-
-    exp = "numba exp" if _fastexp.available() and X.dtype == np.float64 else "np.exp"
+    exp = _exp_name(X.dtype)
     return (long - short) / steps, f"fit with {2 + steps} minus 2 steps, {exp}"
 
 
