@@ -14,6 +14,7 @@ dask collection; dask is an optional dependency (``pip install
 import sys
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_feature_names, _check_n_features
 
 from skexpreg import _model
@@ -257,6 +258,68 @@ class Rows:
         return self.map_sum(
             _chunk_loss_and_gradient, weights, output_signs, float(input_scale)
         )
+
+
+def split(X, Y, sample_weight, *, test_size, random_state):
+    """The in-memory validation split, taken from the chunks.
+
+    The row indices are split by :func:`~sklearn.model_selection.train_test_split`
+    exactly as for in-memory input with the same random state, then sorted,
+    so that each part is a per-chunk selection (no shuffle of the data
+    between workers); the order of the rows changes only the order of the
+    additions. Returns ``X, X_val, Y, Y_val, w, w_val``.
+    """
+    train, test = train_test_split(
+        np.arange(X.shape[0]), test_size=test_size, random_state=random_state
+    )
+    train.sort()
+    test.sort()
+    parts = []
+    for array in (X, Y, sample_weight):
+        parts += [array[train], array[test]]
+    return parts
+
+
+class Validation:
+    """The weighted R² of held-out chunks, from per-chunk sums of squares.
+
+    Each chunk returns its weighted squared residuals per output; the
+    weighted total sum of squares is computed once. The score is
+    :func:`~sklearn.metrics.r2_score`'s, averaged uniformly over outputs.
+    """
+
+    def __init__(self, X, Y, sample_weight):
+        import dask
+
+        weight = sample_weight.astype(np.float64)
+        Y64 = Y.astype(np.float64)
+        total = weight.sum()
+        mean = (weight @ Y64) / total
+        (self.total_squares,) = dask.compute(weight @ (Y64 - mean) ** 2)
+        self.rows = Rows(X, Y, sample_weight)
+
+    def score(self, weights, output_signs, input_scale):
+        residual_squares = self.rows.map_sum(
+            _chunk_squared_residuals, weights, output_signs, float(input_scale)
+        )
+        if not np.isfinite(residual_squares).all():
+            return -np.inf
+        constant = self.total_squares == 0
+        scores = np.where(
+            constant,
+            np.where(residual_squares == 0, 1.0, 0.0),  # r2_score's convention
+            1 - residual_squares / np.where(constant, 1.0, self.total_squares),
+        )
+        return float(np.mean(scores))
+
+
+def _chunk_squared_residuals(X, Y, sample_weight, weights, output_signs, scale):
+    with np.errstate(over="ignore", invalid="ignore"):
+        outputs = _model.forward(
+            X, weights, output_signs, scale, _model.BlockRunner(1)
+        ).astype(np.float64)
+        residual = Y - outputs
+        return sample_weight.astype(np.float64) @ (residual * residual)
 
 
 def _add(first, second):

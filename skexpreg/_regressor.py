@@ -442,11 +442,6 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                     "y or sample_weight is a dask collection but X is not; pass "
                     "X as a dask array (or dask dataframe) too."
                 )
-            if settings.early_stopping:
-                raise ValueError(
-                    "early_stopping=True is not supported for dask input; hold "
-                    "out a validation set and use warm_start or callbacks instead."
-                )
             X, Y, sample_weight, y_ndim = _dask.validate_fit(
                 self,
                 X,
@@ -470,7 +465,9 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         validation = None
         if settings.early_stopping:
-            X, X_val, Y, Y_val, sample_weight, weight_val = _split(
+            X, X_val, Y, Y_val, sample_weight, weight_val = (
+                _dask.split if on_dask else _split
+            )(
                 X,
                 Y,
                 sample_weight,
@@ -527,7 +524,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
             monitor = None
             if validation is not None:
-                monitor = _ValidationMonitor(
+                monitor = (_DaskValidationMonitor if on_dask else _ValidationMonitor)(
                     self, validation, signs, runner, patience=self.n_iter_no_change
                 )
             bridge = _CallbackBridge.start(
@@ -1102,12 +1099,14 @@ class _ValidationMonitor:
         self.scores, self.best_weights = [], None
         self.best, self.without_improvement, self.stopped = -np.inf, 0, False
 
-    def __call__(self, weights):
+    def _score(self, weights):
         outputs = _model.forward(self.X, weights, self.signs, self.scale, self.runner)
         if not _array_api.all_finite(outputs):
-            score = -np.inf
-        else:
-            score = float(r2_score(self.Y, outputs, sample_weight=self.weight))
+            return -np.inf
+        return float(r2_score(self.Y, outputs, sample_weight=self.weight))
+
+    def __call__(self, weights):
+        score = self._score(weights)
         self.scores.append(score)
         if score > self.best:
             self.best_weights = _array_api.copy(weights)
@@ -1121,6 +1120,17 @@ class _ValidationMonitor:
 
     def describe(self):
         return f"validation R2 = {self.scores[-1]:.4f}"
+
+
+class _DaskValidationMonitor(_ValidationMonitor):
+    """Early stopping on held-out dask chunks: one task per chunk and step."""
+
+    def __init__(self, estimator, validation, signs, runner, patience):
+        super().__init__(estimator, validation, signs, runner, patience)
+        self.validation = _dask.Validation(self.X, self.Y, self.weight)
+
+    def _score(self, weights):
+        return self.validation.score(weights, self.signs, self.scale)
 
 
 class _either:

@@ -98,6 +98,26 @@ def test_multi_output_fit_and_predict_on_dask(client, data):
     assert_allclose(predicted.compute(), local.predict(X), rtol=1e-8)
 
 
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_early_stopping_on_dask_uses_the_in_memory_split(client, data, n_outputs):
+    X, y, weight = data
+    Y = y if n_outputs == 1 else np.column_stack([y, y**2])
+    params = dict(early_stopping=True, alpha=0.0, max_iter=80, random_state=0)
+    local = _fit(ExponentialRegressor(16, **params), X, Y, sample_weight=weight)
+    remote = _fit(
+        ExponentialRegressor(16, **params),
+        da.from_array(X, chunks=300),
+        da.from_array(Y, chunks=300),
+        sample_weight=da.from_array(weight, chunks=300),
+    )
+    assert remote.n_iter_ == local.n_iter_
+    assert_allclose(remote.validation_scores_, local.validation_scores_, rtol=1e-8)
+    assert remote.best_validation_score_ == pytest.approx(
+        local.best_validation_score_, rel=1e-8
+    )
+    assert_allclose(remote.weights_, local.weights_, rtol=1e-8, atol=1e-12)
+
+
 def test_result_does_not_depend_on_the_chunking(data):
     X, y, _ = data
     with dask.config.set(scheduler="threads"):
@@ -162,14 +182,12 @@ def test_bad_dask_input_gets_a_clear_error(data, make_input, message):
             ExponentialRegressor(8, max_iter=2).fit(X_bad, y_bad)
 
 
-def test_bad_dask_weights_and_unsupported_options_are_refused(data):
+def test_bad_dask_weights_and_feature_counts_are_refused(data):
     X, y, weight = data
     Xd = da.from_array(X, chunks=600)
     with dask.config.set(scheduler="synchronous"):
         with pytest.raises(ValueError, match="non-negative"):
             ExponentialRegressor(8).fit(Xd, y, sample_weight=-weight)
-        with pytest.raises(ValueError, match="early_stopping"):
-            ExponentialRegressor(8, early_stopping=True).fit(Xd, y)
         model = _fit(ExponentialRegressor(8, max_iter=3), Xd, y)
         with pytest.raises(ValueError, match="features"):
             model.predict(da.from_array(X[:, :3]))
