@@ -81,6 +81,19 @@ def _along_rows(values, X, name):
     return values.rechunk((X.chunks[0],) + tuple(-1 for _ in values.shape[1:]))
 
 
+def _checked_X(estimator, X, *, reset):
+    """A 2-D dask array from ``X``, its feature names and count checked (or set)."""
+    _check_feature_names(estimator, _meta(X), reset=reset)
+    X = _as_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D dask array for X, got {X.ndim} dimension(s); "
+            "reshape it to (n_samples, n_features)."
+        )
+    _check_n_features(estimator, X, reset=reset)
+    return X
+
+
 def validate_fit(estimator, X, y, sample_weight, *, reset, dtype=None):
     """Checked dask inputs for fit: ``(X, Y, sample_weight, y_ndim)``.
 
@@ -92,19 +105,12 @@ def validate_fit(estimator, X, y, sample_weight, *, reset, dtype=None):
     import dask
     import dask.array as da
 
-    _check_feature_names(estimator, _meta(X), reset=reset)
-    X = _as_array(X, "X")
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected a 2D dask array for X, got {X.ndim} dimension(s); "
-            "reshape it to (n_samples, n_features)."
-        )
+    X = _checked_X(estimator, X, reset=reset)
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(
             f"Found a dask array with shape {X.shape}; at least 1 sample and 1 "
             "feature are required."
         )
-    _check_n_features(estimator, X, reset=reset)
     if dtype is None:
         dtype = np.float32 if X.dtype == np.float32 else np.float64
     X = X.rechunk({1: -1}).astype(dtype)
@@ -130,10 +136,13 @@ def validate_fit(estimator, X, y, sample_weight, *, reset, dtype=None):
         sample_weight.min(),
         sample_weight.sum(),
     )
-    for finite, name in ((finite_X, "X"), (finite_Y, "y"), (finite_weight, "w")):
+    for finite, name in (
+        (finite_X, "X"),
+        (finite_Y, "y"),
+        (finite_weight, "sample_weight"),
+    ):
         if not finite:
-            what = "sample_weight" if name == "w" else name
-            raise ValueError(f"Input {what} contains NaN or infinity.")
+            raise ValueError(f"Input {name} contains NaN or infinity.")
     if smallest < 0:
         raise ValueError("sample_weight must be non-negative.")
     if not total > 0:
@@ -143,14 +152,7 @@ def validate_fit(estimator, X, y, sample_weight, *, reset, dtype=None):
 
 def validate_predict(estimator, X, dtype):
     """Checked dask ``X`` for predict, all columns in one chunk."""
-    _check_feature_names(estimator, _meta(X), reset=False)
-    X = _as_array(X, "X")
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected a 2D dask array for X, got {X.ndim} dimension(s); "
-            "reshape it to (n_samples, n_features)."
-        )
-    _check_n_features(estimator, X, reset=False)
+    X = _checked_X(estimator, X, reset=False)
     dtype = np.result_type(np.float32 if X.dtype == np.float32 else np.float64, dtype)
     return X.rechunk({1: -1}).astype(dtype)
 
