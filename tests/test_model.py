@@ -1,5 +1,7 @@
 """The pure array functions: gradients, blocking, threads, overflow guards."""
 
+import sys
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -125,3 +127,19 @@ def test_clipped_forward_is_finite_for_overflowing_rows(dtype):
     assert clipped.tolist() == [False, True, True]
     assert np.isfinite(outputs).all()
     assert outputs[0] == plain[0]
+
+
+def test_exp_kernel_can_be_switched_off_and_is_optional(monkeypatch):
+    from skexpreg import _fastexp
+
+    Z = np.linspace(-3, 3, 2**16).reshape(256, -1)
+    monkeypatch.setattr(_fastexp, "_kernel", [])
+    monkeypatch.setenv("SKEXPREG_NUMBA", "0")
+    assert not _fastexp.available()
+    assert _fastexp.exp_inplace(Z) is None  # untouched: the caller uses numpy
+    monkeypatch.setattr(_fastexp, "_kernel", [])
+    monkeypatch.delenv("SKEXPREG_NUMBA")
+    monkeypatch.setitem(sys.modules, "numba", None)  # as if not installed
+    assert not _fastexp.available()
+    E = _model._activations(Z[:, :4].copy(), np.eye(4, 2**14))
+    assert_allclose(E, np.exp(Z[:, :4] @ np.eye(4, 2**14)), rtol=0)
