@@ -175,10 +175,13 @@ def feature_moments(X, sample_weight):
     """Weighted mean and standard deviation of each column (as in memory)."""
     import dask
 
-    magnitude = dask.compute(abs(X).max(axis=0))[0].astype(np.float64)
+    magnitude, total = dask.compute(
+        abs(X).max(axis=0), sample_weight.sum(dtype=np.float64)
+    )
+    magnitude = magnitude.astype(np.float64)
     magnitude[~(magnitude > 0)] = 1.0
     scaled = X / magnitude
-    total = float(sample_weight.sum(dtype=np.float64).compute())
+    total = float(total)
     mean = (sample_weight @ scaled).compute() / total
     variance = (sample_weight @ (scaled - mean) ** 2).compute() / total
     spread = np.sqrt(np.asarray(variance, dtype=np.float64))
@@ -203,11 +206,14 @@ def max_row_norm(X, rows):
 
 def target_moments(Y, sample_weight):
     """Weighted mean and scale of the targets (as in memory), via dask."""
-    magnitude = abs(Y).max(axis=0).compute().astype(np.float64)
+    import dask
+
+    weight = sample_weight.astype(np.float64)
+    magnitude, total = dask.compute(abs(Y).max(axis=0), weight.sum())
+    magnitude = magnitude.astype(np.float64)
     magnitude[magnitude == 0] = 1.0
     scaled = Y.astype(np.float64) / magnitude
-    weight = sample_weight.astype(np.float64)
-    total = float(weight.sum().compute())
+    total = float(total)
     mean = (weight @ scaled).compute() / total
     variance = (weight @ (scaled - mean) ** 2).compute() / total
     scale = np.sqrt(variance)
