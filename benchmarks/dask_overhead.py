@@ -9,7 +9,7 @@ with the in-memory computation on all cores (``n_jobs=-1``) on the same data
 (d = 32, m = 256, float64, rows of unit norm). A step of full-batch gradient
 descent is one evaluation of the loss and its gradient (the update itself is
 a (d, m) operation), so this times exactly what the estimator calls each
-step: ``_model.loss_and_gradient`` in memory, ``_dask.Rows.loss_and_gradient``
+step: ``_network.loss_and_gradient`` in memory, ``_dask.Rows.loss_and_gradient``
 on the cluster (the chunks persisted on the workers, as ``fit`` does), the
 median of ``--steps`` calls after one warm-up call. The overhead of a chunk is
 (dask step - in-memory step) / number of chunks: scheduling one task, sending
@@ -68,9 +68,9 @@ def main():
         f"n = {n}, d = {d}, m = {m}, float64; {n_workers} worker process(es) "
         f"x 1 thread; median of {args.steps} steps"
     )
-    with _model.BlockRunner(effective_n_jobs(-1)) as runner:
+    with _blocks.BlockRunner(effective_n_jobs(-1)) as runner:
         in_memory = median_seconds(
-            lambda: _model.loss_and_gradient(X, Y, weight, W, signs, 1.0, runner),
+            lambda: _network.loss_and_gradient(X, Y, weight, W, signs, 1.0, runner),
             args.steps,
         )
     print(f"{'in memory (n_jobs=-1)':>28}: {1e3 * in_memory:8.1f} ms per step")

@@ -44,7 +44,7 @@ class Recorder:
     """Wraps the blocked loss-and-gradient to log every evaluation."""
 
     def __init__(self):
-        self.original = _model.loss_and_gradient
+        self.original = _network.loss_and_gradient
         self.records = []
 
     def __enter__(self):
@@ -56,11 +56,11 @@ class Recorder:
             self.records.append((loss, elapsed, weights.copy()))
             return loss, gradient
 
-        _model.loss_and_gradient = counted
+        _network.loss_and_gradient = counted
         return self
 
     def __exit__(self, *exc_info):
-        _model.loss_and_gradient = self.original
+        _network.loss_and_gradient = self.original
 
 
 def synthetic(n, d=32, seed=0):

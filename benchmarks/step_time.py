@@ -85,7 +85,7 @@ def time_limit(X, y, W, a, threads, repeats):
     from threadpoolctl import threadpool_limits
 
     from skexpreg import _fastexp
-    from skexpreg._model import row_blocks
+    from skexpreg._blocks import row_blocks
 
     blocks = row_blocks(X.shape[0], W.shape[1], X.dtype)
     rows = blocks[0].stop - blocks[0].start
@@ -249,9 +249,9 @@ TIMERS = {
 
 def run_peer(args):
     if args.block_mib:
-        from skexpreg import _model
+        from skexpreg import _blocks
 
-        _model._MAX_BLOCK_BYTES = int(args.block_mib * 2**20)
+        _blocks._MAX_BLOCK_BYTES = int(args.block_mib * 2**20)
     X, y, W, a = make_data(args.n, args.d, args.m, np.dtype(args.dtype))
     try:
         seconds, note = TIMERS[args.peer](X, y, W, a, args.threads, args.repeats)

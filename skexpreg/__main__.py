@@ -43,6 +43,7 @@ from skexpreg._cli_data import (
     read_csv,
     split_features,
 )
+from skexpreg._solvers import SOLVERS
 
 #: The grid of ``--search``: widths, steps and ridge strengths.
 SEARCH_GRID = {
@@ -82,9 +83,7 @@ def _parser():
     parser.add_argument("--learning-rate", type=_learning_rate, default="auto")
     parser.add_argument("--alpha", type=float, default=0.3)
     parser.add_argument("--max-iter", type=int, default=1000)
-    parser.add_argument(
-        "--solver", choices=["gd", "nesterov", "lbfgs"], default="nesterov"
-    )
+    parser.add_argument("--solver", choices=sorted(SOLVERS), default="nesterov")
     parser.add_argument(
         "--early-stopping",
         action="store_true",

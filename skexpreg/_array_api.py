@@ -10,10 +10,11 @@ unguarded; newer ones have a fallback here.
 
 import numpy as np
 from scipy import sparse
-from sklearn import get_config
+from sklearn import config_context, get_config
 from sklearn.utils._array_api import (
     _convert_to_numpy,
     _max_precision_float_dtype,
+    get_namespace,
     get_namespace_and_device,
 )
 
@@ -53,8 +54,32 @@ def namespace_and_device(*arrays):
     return xp, device
 
 
+def namespace(*arrays):
+    """``(xp, is_numpy)``: a namespace of the array API standard for the arrays.
+
+    numpy arrays and scipy sparse matrices (and dask collections, whose chunks
+    are numpy) get scikit-learn's compliant wrapper of numpy, whatever the
+    configuration, and ``is_numpy=True`` so that a caller can take a numpy
+    fast path; arrays of another namespace get theirs. None is ignored.
+    """
+    arrays = [array for array in arrays if array is not None]
+    if all(_is_numpy(array) for array in arrays):
+        return _numpy_namespace(), True
+    return array_api_compat.array_namespace(*arrays), False
+
+
+_numpy = []
+
+
+def _numpy_namespace():
+    if not _numpy:
+        with config_context(array_api_dispatch=False):
+            _numpy.append(get_namespace(np.zeros(0))[0])
+    return _numpy[0]
+
+
 def is_numpy_namespace(xp):
-    return xp is np or xp.__name__.split(".")[-1] == "numpy"
+    return xp is np or xp.__name__.split(".")[-1] in ("numpy", "_NumPyAPIWrapper")
 
 
 def namespace_of(array):
@@ -132,6 +157,13 @@ def move_to(array, xp, device):
         if device_of(array) == device:
             return array
     return xp.asarray(to_numpy(array), device=device)
+
+
+def from_host(array, rows):
+    """A numpy ``array`` moved to the namespace and device of a row source."""
+    if rows.device is None and is_numpy_namespace(rows.xp):
+        return array
+    return rows.xp.asarray(array, device=rows.device)
 
 
 def follow(array, xp, device):

@@ -1,24 +1,26 @@
-"""Full-batch training and prediction on dask arrays.
+"""The dask backend: rows of dask arrays or dataframes, on their cluster.
 
-Every pass over the data is one task per row chunk, run where the chunk
-lives: the task evaluates the in-memory :mod:`skexpreg._model` function on
-its chunk with the current (d, m) weights, which the scheduler sends to the
-workers once per step, and returns a (d, m) partial result. The client adds
-the partial results up in chunk order, so a step is the same gradient step as
-in memory (up to the order of floating-point additions) and does not depend
-on the number of workers. Nothing here imports dask unless the input is a
-dask collection; dask is an optional dependency (``pip install
-"skexpreg[dask]"``).
+:class:`DaskRows` implements the row-source primitives of
+:mod:`skexpreg._rows`. Every pass over the data is one task per row chunk,
+run where the chunk lives: the task applies the same in-memory function as
+for numpy input to its chunk, with the current (d, m) weights (which enter
+each pass's graph once), and returns a small partial result. The client
+combines the partial results in chunk order, so a step is the same gradient
+step as in memory (up to the order of floating-point additions), and the
+same data give the same fit whatever the number of workers. Nothing here
+imports dask unless the input is a dask collection; dask is an optional
+dependency (``pip install "skexpreg[dask]"``).
 """
 
+import operator
 import sys
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_feature_names, _check_n_features
 
-from skexpreg import _model
-from skexpreg.ntk import _DENSE_MAX_SAMPLES, _WeightSpaceNTK
+from skexpreg import _array_api
+from skexpreg._blocks import BlockRunner
+from skexpreg._rows import Rows
 
 
 def is_dask_collection(value):
@@ -30,8 +32,9 @@ def is_dask_collection(value):
     return dask.is_dask_collection(value)
 
 
-def any_dask(*values):
-    return any(is_dask_collection(value) for value in values)
+def accepts(X, y=None, sample_weight=None):
+    """Whether this backend holds the data: any of them is a dask collection."""
+    return any(is_dask_collection(value) for value in (X, y, sample_weight))
 
 
 def _meta(X):
@@ -94,8 +97,8 @@ def _checked_X(estimator, X, *, reset):
     return X
 
 
-def validate_fit(estimator, X, y, sample_weight, *, reset, dtype=None):
-    """Checked dask inputs for fit: ``(X, Y, sample_weight, y_ndim)``.
+def fit_rows(estimator, X, y, sample_weight, *, reset, dtype=None, n_jobs=None):
+    """Checked dask inputs for fit, as :class:`DaskRows`.
 
     ``X`` is (n, d) with all columns in one chunk, ``Y`` (n, k) and
     ``sample_weight`` (n,) chunked like its rows; all in ``dtype`` (``X``'s if
@@ -105,6 +108,11 @@ def validate_fit(estimator, X, y, sample_weight, *, reset, dtype=None):
     import dask
     import dask.array as da
 
+    if not is_dask_collection(X):
+        raise TypeError(
+            "y or sample_weight is a dask collection but X is not; pass "
+            "X as a dask array (or dask dataframe) too."
+        )
     X = _checked_X(estimator, X, reset=reset)
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(
@@ -147,231 +155,130 @@ def validate_fit(estimator, X, y, sample_weight, *, reset, dtype=None):
         raise ValueError("sample_weight must be non-negative.")
     if not total > 0:
         raise ValueError("sample_weight must contain at least one positive value.")
-    return X, Y, sample_weight, y_ndim
+    raw = (X, Y if y_ndim == 2 else Y[:, 0], sample_weight)
+    return DaskRows(X, Y, sample_weight, raw=raw)
 
 
-def validate_predict(estimator, X, dtype):
-    """Checked dask ``X`` for predict, all columns in one chunk."""
+def predict_rows(estimator, X, weights, *, n_jobs=None):
+    """Checked dask ``X`` for predict, all columns in one chunk, as DaskRows."""
     X = _checked_X(estimator, X, reset=False)
-    dtype = np.result_type(np.float32 if X.dtype == np.float32 else np.float64, dtype)
-    return X.rechunk({1: -1}).astype(dtype)
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    dtype = np.result_type(dtype, weights.dtype)
+    return DaskRows(X.rechunk({1: -1}).astype(dtype))
 
 
-def predict(predict_block, X, n_outputs, one_dimensional, dtype):
-    """``predict_block`` applied to every row chunk of ``X``, lazily."""
-    if one_dimensional:
-        return X.map_blocks(
-            predict_block, drop_axis=1, dtype=dtype, meta=np.empty((0,), dtype)
-        )
-    return X.map_blocks(
-        predict_block,
-        chunks=(X.chunks[0], (n_outputs,)),
-        dtype=dtype,
-        meta=np.empty((0, 0), dtype),
-    )
+class DaskRows(Rows):
+    """Row chunks of dask arrays: ``X`` (n, d) with all columns in one chunk,
+    ``Y`` (n, k) and ``sample_weight`` (n,) chunked like its rows.
 
-
-def feature_moments(X, sample_weight):
-    """Weighted mean and standard deviation of each column (as in memory)."""
-    import dask
-
-    magnitude, total = dask.compute(
-        abs(X).max(axis=0), sample_weight.sum(dtype=np.float64)
-    )
-    magnitude = magnitude.astype(np.float64)
-    magnitude[~(magnitude > 0)] = 1.0
-    scaled = X / magnitude
-    total = float(total)
-    mean = (sample_weight @ scaled).compute() / total
-    variance = (sample_weight @ (scaled - mean) ** 2).compute() / total
-    spread = np.sqrt(np.asarray(variance, dtype=np.float64))
-    spread[~(spread > 0)] = 1.0
-    return mean * magnitude, spread * magnitude
-
-
-def max_row_norm(X, rows):
-    """Largest Euclidean norm of the rows where ``rows`` is True, or 1.0 if 0."""
-    import dask.array as da
-
-    with np.errstate(over="ignore"):
-        norms = da.sqrt((X * X).sum(axis=1))
-        largest = float(da.where(rows, norms, 0).max().compute())
-        if not np.isfinite(largest):
-            magnitude = float(da.where(rows[:, None], abs(X), 0).max().compute())
-            scaled = X / X.dtype.type(magnitude)
-            norms = da.sqrt((scaled * scaled).sum(axis=1))
-            largest = magnitude * float(da.where(rows, norms, 0).max().compute())
-    return largest if largest > 0 else 1.0
-
-
-def target_moments(Y, sample_weight):
-    """Weighted mean and scale of the targets (as in memory), via dask."""
-    import dask
-
-    weight = sample_weight.astype(np.float64)
-    magnitude, total = dask.compute(abs(Y).max(axis=0), weight.sum())
-    magnitude = magnitude.astype(np.float64)
-    magnitude[magnitude == 0] = 1.0
-    scaled = Y.astype(np.float64) / magnitude
-    total = float(total)
-    mean = (weight @ scaled).compute() / total
-    variance = (weight @ (scaled - mean) ** 2).compute() / total
-    scale = np.sqrt(variance)
-    scale[~(scale > 1e-12)] = 1.0
-    return mean * magnitude, scale * magnitude
-
-
-class Rows:
-    """Row chunks of dask arrays held in (distributed) memory.
-
-    ``persist`` computes ``X``, ``Y`` and ``sample_weight`` once, so that
-    every later pass reads the chunks where they live instead of recomputing
-    them from their sources.
+    Until the source is entered, every pass computes the chunks from their
+    sources; inside ``with rows:`` they are persisted in (distributed)
+    memory once, and every pass reads them where they live.
     """
 
-    def __init__(self, X, Y, sample_weight):
+    def __init__(self, X, Y=None, sample_weight=None, *, raw=None):
+        self.X, self.Y, self.sample_weight = X, Y, sample_weight
+        self.shape, self.dtype = X.shape, X.dtype
+        self.raw = raw
+        # The chunks' results, combined on the client, are numpy arrays.
+        self.xp, self.device = _array_api.namespace(np.zeros(0))[0], None
+        self._persisted = None
+
+    def _copy(self, X=None, Y=None, sample_weight=None):
+        rows = DaskRows(
+            self.X if X is None else X,
+            self.Y if Y is None else Y,
+            self.sample_weight if sample_weight is None else sample_weight,
+            raw=self.raw,
+        )
+        rows.scale = self.scale
+        return rows
+
+    def __enter__(self):
         import dask
 
-        X, Y, sample_weight = dask.persist(X, Y, sample_weight)
         # The persisted arrays hold the cluster's references to the chunks:
-        # the delayed views below name the chunks but do not keep them alive.
-        self.persisted = X, Y, sample_weight
-        self.shape = X.shape
-        self.dtype = X.dtype
-        self.chunks = list(
-            zip(
-                X.to_delayed().ravel(),
-                Y.to_delayed().ravel(),
-                sample_weight.to_delayed().ravel(),
-            )
-        )
+        # the delayed views of map_reduce name the chunks but do not keep
+        # them alive.
+        self._persisted = dask.persist(self.X, self.Y, self.sample_weight)
+        return self
 
-    def map_sum(self, function, *small):
-        """Sum of ``function(X_c, Y_c, w_c, *small)`` over chunks, in order.
+    def __exit__(self, *exc_info):
+        self._persisted = None
 
-        The ``small`` (d, m)-sized operands enter the graph once per call and
-        are shipped to the workers that need them; one task per chunk.
+    def _chunks(self):
+        arrays = self._persisted or (self.X, self.Y, self.sample_weight)
+        return list(zip(*(array.to_delayed().ravel() for array in arrays)))
+
+    def map_reduce(self, function, *operands, combine=operator.add):
+        """One task per chunk; the client combines the results in chunk order.
+
+        The operands enter the graph once and are shipped to the workers
+        that need them.
         """
         import dask
 
-        shared = [dask.delayed(operand, traverse=False) for operand in small]
-        task = dask.delayed(function, pure=True)
-        parts = dask.compute(*(task(*chunk, *shared) for chunk in self.chunks))
+        shared = [dask.delayed(operand, traverse=False) for operand in operands]
+        task = dask.delayed(_reduce_chunk, pure=True)
+        parts = dask.compute(
+            *(task(function, *chunk, *shared) for chunk in self._chunks())
+        )
         total = parts[0]
         for part in parts[1:]:
-            total = _add(total, part)
+            total = _combine(combine, total, part)
         return total
 
-    def loss_and_gradient(self, weights, output_signs, input_scale):
-        return self.map_sum(
-            _chunk_loss_and_gradient, weights, output_signs, float(input_scale)
+    def map_rows(self, function, *operands, n_outputs=None):
+        """A lazy dask array with the row chunks of ``X``."""
+        dtype = self.dtype
+        if n_outputs is None:
+            return self.X.map_blocks(
+                _rows_chunk,
+                function,
+                *operands,
+                drop_axis=1,
+                dtype=dtype,
+                meta=np.empty((0,), dtype),
+            )
+        return self.X.map_blocks(
+            _rows_chunk,
+            function,
+            *operands,
+            chunks=(self.X.chunks[0], (n_outputs,)),
+            dtype=dtype,
+            meta=np.empty((0, 0), dtype),
         )
 
+    def with_inputs(self, function, *operands):
+        return self._copy(X=self.X.map_blocks(function, *operands, dtype=self.dtype))
 
-def split(X, Y, sample_weight, *, test_size, random_state):
-    """The in-memory validation split, taken from the chunks.
+    def with_targets(self, function, *operands):
+        return self._copy(Y=self.Y.map_blocks(function, *operands, dtype=self.dtype))
 
-    The row indices are split by :func:`~sklearn.model_selection.train_test_split`
-    exactly as for in-memory input with the same random state, then sorted,
-    so that each part is a per-chunk selection (no shuffle of the data
-    between workers); the order of the rows changes only the order of the
-    additions. Returns ``X, X_val, Y, Y_val, w, w_val``.
-    """
-    train, test = train_test_split(
-        np.arange(X.shape[0]), test_size=test_size, random_state=random_state
-    )
-    train.sort()
-    test.sort()
-    parts = []
-    for array in (X, Y, sample_weight):
-        parts += [array[train], array[test]]
-    return parts
+    def take(self, indices):
+        """The rows at ``indices`` (increasing: each chunk keeps its own rows)."""
+        return self._copy(
+            *(
+                None if array is None else array[indices]
+                for array in (self.X, self.Y, self.sample_weight)
+            )
+        )
 
-
-class Validation:
-    """The weighted R² of held-out chunks, from per-chunk sums of squares.
-
-    Each chunk returns its weighted squared residuals per output; the
-    weighted total sum of squares is computed once. The score is
-    :func:`~sklearn.metrics.r2_score`'s, averaged uniformly over outputs.
-    """
-
-    def __init__(self, X, Y, sample_weight):
+    def gather(self):
         import dask
 
-        weight = sample_weight.astype(np.float64)
-        Y64 = Y.astype(np.float64)
-        total = weight.sum()
-        mean = (weight @ Y64) / total
-        (self.total_squares,) = dask.compute(weight @ (Y64 - mean) ** 2)
-        self.rows = Rows(X, Y, sample_weight)
-
-    def score(self, weights, output_signs, input_scale):
-        residual_squares = self.rows.map_sum(
-            _chunk_squared_residuals, weights, output_signs, float(input_scale)
-        )
-        if not np.isfinite(residual_squares).all():
-            return -np.inf
-        constant = self.total_squares == 0
-        scores = np.where(
-            constant,
-            np.where(residual_squares == 0, 1.0, 0.0),  # r2_score's convention
-            1 - residual_squares / np.where(constant, 1.0, self.total_squares),
-        )
-        return float(np.mean(scores))
+        return dask.compute(self.X, self.Y, self.sample_weight)
 
 
-def _chunk_squared_residuals(X, Y, sample_weight, weights, output_signs, scale):
-    with np.errstate(over="ignore", invalid="ignore"):
-        outputs = _model.forward(
-            X, weights, output_signs, scale, _model.BlockRunner(1)
-        ).astype(np.float64)
-        residual = Y - outputs
-        return sample_weight.astype(np.float64) @ (residual * residual)
+def _reduce_chunk(function, X, Y, sample_weight, *operands):
+    return function(X, Y, sample_weight, *operands, BlockRunner(1))
 
 
-def _add(first, second):
+def _rows_chunk(X, function, *operands):
+    return function(X, *operands, BlockRunner(1))
+
+
+def _combine(combine, first, second):
     if isinstance(first, tuple):
-        return tuple(a + b for a, b in zip(first, second))
-    return first + second
-
-
-def _chunk_loss_and_gradient(X, Y, sample_weight, weights, output_signs, scale):
-    return _model.loss_and_gradient(
-        X, Y, sample_weight, weights, output_signs, scale, _model.BlockRunner(1)
-    )
-
-
-def _chunk_weight_space_dot(X, Y, sample_weight, weights, direction):
-    return _model.ntk_weight_space_dot(
-        X, weights, direction, _model.BlockRunner(1), sample_weight=sample_weight
-    )
-
-
-class WeightSpaceNTK(_WeightSpaceNTK):
-    """The estimator's weight-space NTK with one task per chunk and product."""
-
-    def __init__(self, rows, input_scale=1.0):
-        super().__init__(rows, None, None, input_scale)
-        self.rows = rows
-
-    def dot(self, weights, direction):
-        s = self.input_scale
-        product = self.rows.map_sum(
-            _chunk_weight_space_dot, weights / weights.dtype.type(s), direction / s
-        )
-        return product / product.dtype.type(s)
-
-    def largest_eigenpair(self, weights, random_state, tol=1e-3):
-        if self.rows.shape[0] <= _DENSE_MAX_SAMPLES:
-            # Small enough to gather: the in-memory path (dense kernel) exactly.
-            import dask
-
-            X, _, sample_weight = (
-                np.concatenate(parts) for parts in zip(*dask.compute(*self.rows.chunks))
-            )
-            local = _WeightSpaceNTK(
-                X, sample_weight, _model.BlockRunner(1), self.input_scale
-            )
-            return local.largest_eigenpair(weights, random_state, tol=tol)
-        return super().largest_eigenpair(weights, random_state, tol=tol)
+        return tuple(combine(a, b) for a, b in zip(first, second))
+    return combine(first, second)

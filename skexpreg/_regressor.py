@@ -1,41 +1,44 @@
-"""The scikit-learn estimator: validation and orchestration only.
+"""The scikit-learn estimator: parameters, validation, fitted attributes.
 
-The mathematics lives in :mod:`skexpreg._model`, the optimisation loop in
-:mod:`skexpreg._solvers` and the kernel spectra in :mod:`skexpreg.ntk`.
+``ExponentialRegressor`` orchestrates a fit; the work is done below it:
+:mod:`skexpreg._rows` validates the data and chooses where the rows live,
+:mod:`skexpreg._preprocessing` computes the input and target maps,
+:mod:`skexpreg._network` holds the mathematics, :mod:`skexpreg._step_size`
+chooses ``learning_rate="auto"``, :mod:`skexpreg._solvers` runs the
+optimisation and :mod:`skexpreg._callbacks` watches its steps. See the
+documentation's architecture page.
 """
 
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import effective_n_jobs
-from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import row_norms
-from sklearn.utils.sparsefuncs import mean_variance_axis
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_array,
-    check_is_fitted,
-    validate_data,
+from sklearn.utils.validation import check_is_fitted
+
+from skexpreg import _array_api, _network
+from skexpreg._callbacks import (
+    CallbackList,
+    CallbackSupportMixin,
+    EarlyStopping,
+    ScikitLearnCallbacks,
 )
-
-from skexpreg import _array_api, _dask, _model, _solvers
+from skexpreg._preprocessing import (
+    fit_input_map,
+    fit_target_map,
+    map_inputs,
+    map_targets,
+)
+from skexpreg._rows import fit_rows, predict_rows
+from skexpreg._solvers import SOLVERS
+from skexpreg._step_size import learning_rate_schedule
 from skexpreg.exceptions import DivergenceWarning
-from skexpreg.ntk import _WeightSpaceNTK
-
-try:  # scikit-learn >= 1.9
-    from sklearn.callback import CallbackSupportMixin
-except ImportError:  # older versions: no callback API, nothing to support
-
-    class CallbackSupportMixin:
-        """Stands in for scikit-learn's callback support where it is absent."""
 
 
 class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
@@ -303,7 +306,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ],
         "target_scaling": ["boolean"],
         "init": [StrOptions({"gaussian", "paired"})],
-        "solver": [StrOptions({"gd", "nesterov", "lbfgs"})],
+        "solver": [StrOptions(set(SOLVERS))],
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -377,7 +380,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self : ExponentialRegressor
             The fitted estimator.
         """
-        settings = _Settings(
+        call = _FitCall(
             warm=bool(self.warm_start) and hasattr(self, "weights_"),
             max_iter=self.max_iter,
             tol=self.tol,
@@ -386,7 +389,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             early_stopping=self.early_stopping,
             method="fit",
         )
-        return self._fit(X, y, sample_weight, settings)
+        return self._fit(X, y, sample_weight, call)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -418,7 +421,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             The updated estimator.
         """
         fitted = hasattr(self, "weights_")
-        settings = _Settings(
+        call = _FitCall(
             warm=fitted,
             max_iter=1,
             tol=0.0,
@@ -431,220 +434,136 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             early_stopping=False,
             method="partial_fit",
         )
-        return self._fit(X, y, sample_weight, settings)
+        return self._fit(X, y, sample_weight, call)
 
-    def _fit(self, X, y, sample_weight, settings):
-        warm = settings.warm
-        on_dask = _dask.any_dask(X, y, sample_weight)
-        if on_dask:
-            if not _dask.is_dask_collection(X):
-                raise TypeError(
-                    "y or sample_weight is a dask collection but X is not; pass "
-                    "X as a dask array (or dask dataframe) too."
-                )
-            X, Y, sample_weight, y_ndim = _dask.validate_fit(
-                self,
-                X,
-                y,
-                sample_weight,
-                reset=not warm,
-                dtype=self.weights_.dtype if warm else None,
+    def _fit(self, X, y, sample_weight, call):
+        warm = call.warm
+        if warm:
+            _array_api.check_same_namespace(
+                X, self, attribute="weights_", method=call.method
             )
-        else:
-            X, Y, sample_weight, y_ndim = self._validate_fit_data(
-                X, y, sample_weight, settings
-            )
-        dtype = X.dtype
-        xp, device = (np, None) if on_dask else _array_api.namespace_and_device(X)
-        if warm and Y.shape[1] != self.n_outputs_:
+        rows = fit_rows(
+            self,
+            X,
+            y,
+            sample_weight,
+            reset=not warm,
+            dtype=self.weights_.dtype if warm else None,
+            n_jobs=self.n_jobs,
+        )
+        n_outputs = rows.Y.shape[1]
+        if warm and n_outputs != self.n_outputs_:
             raise ValueError(
-                f"y has {Y.shape[1]} output(s) but the fitted model has "
+                f"y has {n_outputs} output(s) but the fitted model has "
                 f"{self.n_outputs_}; warm_start=True continues the same model."
             )
-
         random_state = check_random_state(self.random_state)
         validation = None
-        if settings.early_stopping:
-            X, X_val, Y, Y_val, sample_weight, weight_val = (
-                _dask.split if on_dask else _split
-            )(
-                X,
-                Y,
-                sample_weight,
-                test_size=self.validation_fraction,
-                random_state=random_state,
-            )
-            validation = (X_val, Y_val, weight_val)
-
-        X_raw, weight_raw = X, sample_weight
-        y_raw = Y if validation is not None or y_ndim == 2 else Y[:, 0]
+        if call.early_stopping:
+            rows, validation = rows.split(self.validation_fraction, random_state)
         if warm:
-            X, input_scale = self._transform_inputs(X)
+            input_map = self.input_offset_, self.input_scale_
+            target_map = self.target_mean_, self.target_scale_
             initial_weights = self.initial_weights_
-            signs = _reshape(self.output_signs_, (self.n_neurons, -1))
+            xp, _ = _array_api.namespace(self.output_signs_)
+            signs = xp.reshape(self.output_signs_, (self.n_neurons, -1))
             start = self.weights_
         else:
-            self.n_outputs_ = Y.shape[1]
-            X, input_scale = self._fit_input_transform(X, sample_weight)
-            self.target_mean_, self.target_scale_ = self._target_moments(
-                Y, sample_weight
-            )
-            # Drawn by numpy whatever the namespace, so that a fit on a device
-            # starts where the numpy fit starts.
-            initial_weights, signs = _model.initial_parameters(
-                X.shape[1],
+            input_map = fit_input_map(rows, self.input_scaling)
+            target_map = fit_target_map(rows, self.target_scaling)
+            initial_weights, signs = _network.initial_parameters(
+                rows.shape[1],
                 self.n_neurons,
-                self.n_outputs_,
+                n_outputs,
                 random_state,
-                _array_api.numpy_dtype(dtype),
+                _array_api.numpy_dtype(rows.dtype),
                 paired=self.init == "paired",
             )
-            if xp is not np:
-                initial_weights = xp.asarray(initial_weights, device=device)
-                signs = xp.asarray(signs, device=device)
+            initial_weights = _array_api.from_host(initial_weights, rows)
+            signs = _array_api.from_host(signs, rows)
             start = initial_weights
-        Y = self._scale_targets(Y)
+            # Set before the solver runs: scikit-learn's callbacks predict
+            # with the weights of each step.
+            self.n_outputs_ = n_outputs
+            self.input_offset_, self.input_scale_ = input_map
+            self.target_mean_, self.target_scale_ = target_map
+            self.initial_weights_ = initial_weights
+        one_dimensional = rows.raw[1].ndim == 1
+        fitted_signs = _array_api.copy(signs[:, 0]) if one_dimensional else signs
+        solver = SOLVERS[call.solver]
         alpha = float(self.alpha)
-        rows = _dask.Rows(X, Y, sample_weight) if on_dask else None
 
-        with self._block_runner(xp) as runner:
-
-            def objective(weights):
-                if rows is not None:
-                    loss, gradient = rows.loss_and_gradient(weights, signs, input_scale)
-                else:
-                    loss, gradient = _model.loss_and_gradient(
-                        X, Y, sample_weight, weights, signs, input_scale, runner
-                    )
-                if alpha > 0:
-                    displacement = weights - initial_weights
-                    loss += 0.5 * alpha * _array_api.inner(displacement, displacement)
-                    gradient += _array_api.scalar(alpha, gradient) * displacement
-                return loss, gradient
-
-            monitor = None
+        with ExitStack() as context:
+            seen = context.enter_context(self._seen(rows, input_map, target_map))
+            early_stopping = None
             if validation is not None:
-                monitor = (_DaskValidationMonitor if on_dask else _ValidationMonitor)(
-                    self, validation, signs, runner, patience=self.n_iter_no_change
+                validation = context.enter_context(
+                    self._seen(validation, input_map, target_map)
                 )
-            bridge = _CallbackBridge.start(
-                self, settings.max_iter, X_raw, y_raw, weight_raw, signs, y_ndim
+                early_stopping = EarlyStopping(
+                    partial(validation.r2_score, output_signs=signs),
+                    tol=self.tol,
+                    patience=self.n_iter_no_change,
+                )
+            bridge = ScikitLearnCallbacks.start(
+                self, call.max_iter, rows.raw, fitted_signs
             )
-            progress = monitor.describe if monitor is not None else None
-            callback = _either(monitor, bridge)
+            callbacks = CallbackList([early_stopping, bridge])
+            objective = partial(
+                _objective, seen, signs, initial_weights=initial_weights, alpha=alpha
+            )
             initial = objective(start)
-            self._check_initial_loss(initial[0], X, Y, input_scale)
-            if settings.solver in ("gd", "nesterov"):
-                learning_rate, step_bound = self._learning_rate_schedule(
-                    settings.learning_rate,
-                    X if rows is None else rows,
-                    input_scale,
-                    start,
-                    sample_weight,
-                    runner,
-                    random_state,
+            self._check_initial_loss(initial[0], seen)
+            learning_rate, step_bound = None, None
+            if solver.uses_learning_rate:
+                learning_rate, step_bound = learning_rate_schedule(
+                    call.learning_rate, seen, start, alpha, random_state
                 )
-                result = _solvers.gradient_descent(
-                    objective,
-                    start,
-                    learning_rate=learning_rate,
-                    max_iter=settings.max_iter,
-                    tol=settings.tol,
-                    initial=initial,
-                    step_bound=step_bound,
-                    momentum=settings.solver == "nesterov",
-                    callback=callback,
-                    progress=progress,
-                    verbose=self.verbose,
-                )
-            else:
-                learning_rate = None
-                result = _solvers.lbfgs(
-                    objective,
-                    start,
-                    max_iter=settings.max_iter,
-                    tol=settings.tol,
-                    initial=initial,
-                    callback=callback,
-                    progress=progress,
-                    verbose=self.verbose,
-                )
+            result = solver.solve(
+                objective,
+                start,
+                learning_rate=learning_rate,
+                step_bound=step_bound,
+                max_iter=call.max_iter,
+                tol=call.tol,
+                initial=initial,
+                callback=callbacks if callbacks.callbacks else None,
+                progress=early_stopping.describe if early_stopping else None,
+                verbose=self.verbose,
+            )
 
-        self.weights_ = result.weights
-        if monitor is not None and monitor.best_weights is not None:
-            self.weights_ = monitor.best_weights
-        self.initial_weights_ = initial_weights
-        self.output_signs_ = _array_api.copy(signs[:, 0]) if y_ndim == 1 else signs
-        self.learning_rate_ = result.learning_rate
-        previous = warm and self.loss_curve_ or []
-        self.loss_curve_ = previous + result.loss_curve
-        self.n_iter_ = len(self.loss_curve_)
+        weights = result.weights
+        if early_stopping is not None and early_stopping.best_weights is not None:
+            weights = early_stopping.best_weights
         if not warm:
             self.initial_loss_ = result.initial_loss
             self.n_step_reductions_ = self.n_evaluations_ = 0
+            self.loss_curve_ = []
+            self.validation_scores_ = None
+        self.weights_ = weights
+        self.output_signs_ = fitted_signs
+        self.learning_rate_ = result.learning_rate
+        self.loss_curve_ = self.loss_curve_ + result.loss_curve
+        self.n_iter_ = len(self.loss_curve_)
         self.n_step_reductions_ += len(result.reductions)
         self.n_evaluations_ += result.n_evaluations + 1  # + the one at the start
-        if monitor is not None:
-            previous = warm and getattr(self, "validation_scores_", None) or []
-            self.validation_scores_ = previous + monitor.scores
-            self.best_validation_score_ = monitor.best
+        if early_stopping is not None:
+            self.validation_scores_ = (
+                self.validation_scores_ or []
+            ) + early_stopping.scores
+            self.best_validation_score_ = early_stopping.best
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        self._warn_about(result, learning_rate, settings)
+        self._warn_about(result, learning_rate, call)
         if bridge is not None:
             bridge.close()  # after the fitted attributes are in place
         return self
 
-    def _validate_fit_data(self, X, y, sample_weight, settings):
-        """Checked in-memory ``(X, Y, sample_weight, y_ndim)``; ``Y`` is (n, k).
-
-        With array API dispatch, ``y`` and ``sample_weight`` move to the
-        namespace and device of ``X``.
-        """
-        warm = settings.warm
-        if warm:
-            _array_api.check_same_namespace(
-                X, self, attribute="weights_", method=settings.method
-            )
-        xp, device = _array_api.namespace_and_device(X)
-        y = _array_api.follow(y, xp, device)
-        sample_weight = _array_api.follow(sample_weight, xp, device)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=_array_api.float_dtypes(xp, device),
-            multi_output=True,
-            y_numeric=True,
-            reset=not warm,
-        )
-        if sparse.issparse(X):
-            X = X.tocsr()
-        dtype = self.weights_.dtype if warm else X.dtype
-        if xp is np:
-            X = X.astype(dtype, copy=False)
-            Y = np.asarray(y, dtype=dtype).reshape(X.shape[0], -1)
-        else:
-            X = xp.astype(X, dtype, copy=False)
-            Y = xp.reshape(xp.astype(y, dtype), (X.shape[0], -1))
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
-        if _array_api.any_true(sample_weight < 0):
-            raise ValueError("sample_weight must be non-negative.")
-        if not _array_api.total(sample_weight) > 0:
-            raise ValueError("sample_weight must contain at least one positive value.")
-        return X, Y, sample_weight, y.ndim
-
-    def _scale_targets(self, Y):
-        mean = _array_api.astype_like(self.target_mean_, Y)
-        return (Y - mean) / _array_api.astype_like(self.target_scale_, Y)
-
-    def _block_runner(self, xp):
-        """numpy: ``n_jobs`` threads; other namespaces: their own parallelism."""
-        if xp is np:
-            return _model.BlockRunner(effective_n_jobs(self.n_jobs))
-        return _model.BlockRunner(1, limit_blas=False)
+    def _seen(self, rows, input_map, target_map):
+        """The rows as the network sees them: both maps applied."""
+        seen = map_inputs(rows, *input_map, self.input_scaling)
+        return map_targets(seen, *target_map)
 
     def predict(self, X):
         """Predict with the trained network.
@@ -669,53 +588,21 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             dask array or dataframe ``X``, a dask array with the same row
             chunks, computed blockwise when asked for.
         """
-        if _dask.is_dask_collection(X):
-            check_is_fitted(self)
-            X = _dask.validate_predict(self, X, self.weights_.dtype)
-            return _dask.predict(
-                self._predict_chunk,
-                X,
-                self.n_outputs_,
-                one_dimensional=self.output_signs_.ndim == 1,
-                dtype=X.dtype,
-            )
-        return self._predict_seen(*self._seen_inputs(X))
-
-    def _predict_chunk(self, X):
-        """Predictions for one chunk of a dask array already checked by predict."""
-        X = check_array(X, dtype=X.dtype)
-        return self._predict_seen(*self._transform_inputs(X))
-
-    def _predict_seen(self, X, input_scale):
-        xp = _namespace(X)
-        dtype = X.dtype
-        max_z = _model.max_safe_preactivation(
-            self.n_neurons, dtype, output_scale=_array_api.largest(self.target_scale_)
+        check_is_fitted(self)
+        _array_api.check_same_namespace(X, self, attribute="weights_", method="predict")
+        rows = predict_rows(self, X, self.weights_, n_jobs=self.n_jobs)
+        seen = map_inputs(
+            rows, self.input_offset_, self.input_scale_, self.input_scaling
         )
-        with self._block_runner(xp) as runner:
-            outputs, clipped = _model.forward_clipped(
-                X,
-                _array_api.astype_like(self.weights_, X),
+        with seen:
+            return seen.outputs(
+                _network.predict,
+                self.weights_,
                 self.output_signs_,
-                input_scale,
-                runner,
-                max_z,
+                self.target_mean_,
+                self.target_scale_,
+                n_outputs=None if self.output_signs_.ndim == 1 else self.n_outputs_,
             )
-        n_clipped = _array_api.count_true(clipped)
-        if n_clipped:
-            warnings.warn(
-                f"{n_clipped} of {X.shape[0]} rows are so far outside "
-                "the training range that exp(<w_r, x>) overflows "
-                f"{_array_api.dtype_name(dtype)}; their pre-activations were "
-                f"clipped at {max_z:.1f}, so their predictions are only bounds "
-                "of the network's (exponentially growing) output.",
-                RuntimeWarning,
-            )
-        outputs *= _array_api.astype_like(self.target_scale_, outputs)
-        outputs += _array_api.astype_like(self.target_mean_, outputs)
-        if self.output_signs_.ndim == 1:
-            return _reshape(outputs, (-1,))
-        return outputs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -724,156 +611,26 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         tags.array_api_support = True
         return tags
 
-    def _fit_input_transform(self, X, sample_weight):
-        """Fit ``input_offset_`` and ``input_scale_``; return what the model sees.
-
-        Returns ``(X_seen, scale)``: the network sees ``X_seen / scale``. For
-        a uniform scale the division is folded into the weights (``X`` is not
-        copied); ``"standard"`` returns a standardised copy and ``scale=1``.
-        """
-        n_features = X.shape[1]
-        self.input_offset_ = _moment_full(n_features, 0.0, X)
-        if self.input_scaling == "standard":
-            offset, spread = _feature_moments(X, sample_weight)
-            self.input_offset_ = offset
-            X = self._standardize(X, offset, spread)
-            norm = _max_row_norm(X, sample_weight > 0)
-            X /= _array_api.scalar(norm, X)
-            self.input_scale_ = spread * norm
-            return X, 1.0
-        if self.input_scaling == "max_norm":
-            scale = _max_row_norm(X, sample_weight > 0)
-        elif self.input_scaling is None:
-            scale = 1.0
-        else:
-            scale = float(self.input_scaling)
-        self.input_scale_ = _moment_full(n_features, scale, X)
-        return X, scale
-
-    def _seen_inputs(self, X):
-        """Validate ``X`` for a fitted model; return ``(X_seen, scale)``.
-
-        The network sees ``X_seen / scale``, in the dtype of the weights or
-        float64 if either is float64; sparse input comes back as CSR.
-        """
-        check_is_fitted(self)
-        _array_api.check_same_namespace(X, self, attribute="weights_", method="predict")
-        xp, device = _array_api.namespace_and_device(X)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc"),
-            dtype=_array_api.float_dtypes(xp, device),
-            reset=False,
-        )
-        X = X.tocsr() if sparse.issparse(X) else X
-        if _namespace(self.weights_) is not _namespace(X):
-            raise ValueError(
-                "The model was fitted on arrays of another namespace (with "
-                "scikit-learn's array_api_dispatch on): predict with dispatch on "
-                "and inputs of that namespace and device."
-            )
-        if xp is np:
-            dtype = np.result_type(X.dtype, self.weights_.dtype)
-            return self._transform_inputs(X.astype(dtype, copy=False))
-        dtype = xp.result_type(X.dtype, self.weights_.dtype)
-        return self._transform_inputs(xp.astype(X, dtype, copy=False))
-
-    def _transform_inputs(self, X):
-        """What the fitted network sees: ``(X_seen, scale)`` as above."""
-        if self.input_scaling == "standard":
-            return self._standardize(X, self.input_offset_, self.input_scale_), 1.0
-        return X, float(self.input_scale_[0])
-
-    @staticmethod
-    def _standardize(X, offset, spread):
-        if sparse.issparse(X):  # scale only: centring would densify
-            return (X @ sparse.diags((1 / spread).astype(X.dtype))).tocsr()
-        standardized = X - _array_api.astype_like(offset, X)
-        standardized /= _array_api.astype_like(spread, X)
-        return standardized
-
-    def _target_moments(self, Y, sample_weight):
-        n_outputs = Y.shape[1]
-        if not self.target_scaling:
-            return _moment_full(n_outputs, 0.0, Y), _moment_full(n_outputs, 1.0, Y)
-        if _dask.is_dask_collection(Y):
-            return _dask.target_moments(Y, sample_weight)
-        if not isinstance(Y, np.ndarray):
-            return _target_moments_xp(Y, sample_weight)
-        Y64 = Y.astype(np.float64)
-        magnitude = np.abs(Y64).max(axis=0)
-        magnitude[magnitude == 0] = 1.0
-        Y64 = Y64 / magnitude  # keeps squares finite for huge targets
-        mean = np.average(Y64, axis=0, weights=sample_weight)
-        variance = np.average((Y64 - mean) ** 2, axis=0, weights=sample_weight)
-        scale = np.sqrt(variance)
-        scale[~(scale > 1e-12)] = 1.0  # constant target: only centre it
-        return mean * magnitude, scale * magnitude
-
-    def _check_initial_loss(self, loss, X, Y, input_scale):
+    def _check_initial_loss(self, loss, seen):
         if np.isfinite(loss):
             return
-        if not np.isfinite(0.5 * _array_api.inner(Y, Y)):
+        if not np.isfinite(seen.squared_targets()):
             raise ValueError(
                 "The squared targets overflow: the loss is not finite. Use "
                 "target_scaling=True (the default) or rescale y."
             )
         raise ValueError(
             "The network overflows at initialisation: exp(<w_r, x>) exceeds the "
-            f"largest {_array_api.dtype_name(X.dtype)} for some training rows, so "
-            "the loss is not "
-            f"finite (input_scaling={self.input_scaling!r}, inputs divided by "
-            f"{input_scale:.3g}). The theory assumes ||x|| <= 1: use "
-            "input_scaling='max_norm' (the default), a larger input_scaling, or "
-            "standardise the features (e.g. StandardScaler in a Pipeline)."
+            f"largest {_array_api.dtype_name(seen.dtype)} for some training rows, "
+            "so the loss is not finite "
+            f"(input_scaling={self.input_scaling!r}, inputs divided by "
+            f"{seen.scale:.3g}). The theory assumes ||x|| <= 1: use "
+            "input_scaling='standard' (the default) or 'max_norm', a larger "
+            "input_scaling, or standardise the features (e.g. StandardScaler in "
+            "a Pipeline)."
         )
 
-    def _learning_rate_schedule(
-        self,
-        learning_rate,
-        X,
-        input_scale,
-        weights,
-        sample_weight,
-        runner,
-        random_state,
-    ):
-        """Initial step and, for ``"auto"``, a bound that follows the curvature.
-
-        ``"auto"``: ``eta = 1 / (lambda_max(H(W)) + alpha)`` at ``W(0)``;
-        while training, a warm-started power iteration re-estimates
-        ``lambda_max`` so that the step shrinks if the kernel grows.
-        """
-        if learning_rate != "auto":
-            return float(learning_rate), None
-        if isinstance(X, _dask.Rows):
-            kernel = _dask.WeightSpaceNTK(X, input_scale)
-        else:
-            kernel = _WeightSpaceNTK(X, sample_weight, runner, input_scale)
-        largest, vector = kernel.largest_eigenpair(weights, random_state)
-        self._check_curvature(largest)
-        state = {"vector": vector}
-
-        def step_bound(current_weights):
-            value, state["vector"] = kernel.refine_largest_eigenpair(
-                current_weights, state["vector"]
-            )
-            self._check_curvature(value)
-            return _inverse_curvature(value + self.alpha)
-
-        return _inverse_curvature(largest + self.alpha), step_bound
-
-    @staticmethod
-    def _check_curvature(largest):
-        if not np.isfinite(largest):
-            raise ValueError(
-                "The largest eigenvalue of the neural tangent kernel is not "
-                "finite, so learning_rate='auto' cannot choose a step; rescale "
-                "the inputs or pass a float learning_rate."
-            )
-
-    def _warn_about(self, result, learning_rate, settings):
+    def _warn_about(self, result, learning_rate, call):
         if result.reductions:
             first = result.reductions[0]
             warnings.warn(
@@ -892,184 +649,29 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 "rescale the inputs.",
                 ConvergenceWarning,
             )
-        elif not (result.converged or result.interrupted or settings.max_iter == 1):
+        elif not (result.converged or result.interrupted or call.max_iter == 1):
             warnings.warn(
-                f"The {settings.solver} solver reached max_iter={settings.max_iter} "
+                f"The {call.solver} solver reached max_iter={call.max_iter} "
                 "before the relative decrease of the loss fell below "
-                f"tol={settings.tol}. "
+                f"tol={call.tol}. "
                 "Increase max_iter or tol.",
                 ConvergenceWarning,
             )
 
 
-def _max_row_norm(X, rows):
-    """Largest Euclidean norm of the ``rows`` (a mask) of ``X``, or 1.0 if 0.
-
-    Row norms are computed for all rows and then masked, so that ``X`` is not
-    copied; if the squares overflow, the rows are rescaled first.
-    """
-    if _dask.is_dask_collection(X):
-        return _dask.max_row_norm(X, rows)
-    if not (sparse.issparse(X) or isinstance(X, np.ndarray)):
-        return _max_row_norm_xp(X, rows)
-    with np.errstate(over="ignore"):
-        norms = row_norms(X)[rows]
-    largest = float(norms.max()) if norms.size else 0.0
-    if not np.isfinite(largest):
-        selected = X[rows]
-        magnitude = float(abs(selected).max())
-        largest = magnitude * float(row_norms(selected / magnitude).max())
-    return largest if largest > 0 else 1.0
-
-
-def _feature_moments(X, sample_weight):
-    """Weighted mean and standard deviation of each column, in float64.
-
-    Sparse ``X`` gets a zero mean (it is scaled, not centred). Constant
-    columns get a standard deviation of 1. Columns are divided by their
-    largest absolute value first, so that the squares cannot overflow, and
-    dense ``X`` is processed in row chunks, so that no temporary as large as
-    ``X`` is made. Arrays of other namespaces get float32 moments on devices
-    without float64.
-    """
-    if _dask.is_dask_collection(X):
-        return _dask.feature_moments(X, sample_weight)
-    if not (sparse.issparse(X) or isinstance(X, np.ndarray)):
-        return _feature_moments_xp(X, sample_weight)
-    if sparse.issparse(X):
-        magnitude = abs(X).max(axis=0).toarray().ravel().astype(np.float64)
-        magnitude[~(magnitude > 0)] = 1.0
-        X = X @ sparse.diags(1 / magnitude)
-        _, variance = mean_variance_axis(X.tocsr(), axis=0, weights=sample_weight)
-        mean = np.zeros(X.shape[1])
-    else:
-        magnitude = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
-        magnitude[~(magnitude > 0)] = 1.0
-        chunks = _model.row_blocks(X.shape[0], X.shape[1], np.float64)
-        total = float(np.sum(sample_weight, dtype=np.float64))
-        mean = sum(sample_weight[rows] @ (X[rows] / magnitude) for rows in chunks)
-        mean /= total
-        variance = sum(
-            sample_weight[rows] @ ((X[rows] / magnitude - mean) ** 2) for rows in chunks
-        )
-        variance /= total
-    spread = np.sqrt(np.asarray(variance, dtype=np.float64))
-    spread[~(spread > 0)] = 1.0
-    return mean * magnitude, spread * magnitude
-
-
-def _max_row_norm_xp(X, rows):
-    """:func:`_max_row_norm` for arrays of another namespace."""
-    xp = _array_api.namespace_of(X)
-
-    def largest_norm(A):
-        norms = xp.sqrt(xp.sum(A * A, axis=1))
-        return float(xp.max(xp.where(rows, norms, xp.zeros_like(norms))))
-
-    with np.errstate(over="ignore"):  # array-api-strict computes with numpy
-        largest = largest_norm(X)
-        if not np.isfinite(largest):
-            magnitude = float(
-                xp.max(xp.where(rows[:, None], xp.abs(X), xp.zeros_like(X)))
-            )
-            largest = magnitude * largest_norm(X / magnitude)
-    return largest if largest > 0 else 1.0
-
-
-def _feature_moments_xp(X, sample_weight):
-    """:func:`_feature_moments` for arrays of another namespace (dense)."""
-    xp = _array_api.namespace_of(X)
-    dtype = _moment_dtype(X)
-    magnitude = xp.astype(xp.maximum(xp.max(X, axis=0), -xp.min(X, axis=0)), dtype)
-    magnitude = xp.where(magnitude > 0, magnitude, xp.ones_like(magnitude))
-    weight = xp.astype(sample_weight, dtype)
-    chunks = _model.row_blocks(X.shape[0], X.shape[1], np.float64)
-
-    def scaled(rows):
-        return xp.astype(X[rows, :], dtype) / magnitude
-
-    total = float(xp.sum(weight))
-    mean = sum(weight[rows] @ scaled(rows) for rows in chunks) / total
-    variance = sum(weight[rows] @ ((scaled(rows) - mean) ** 2) for rows in chunks)
-    spread = xp.sqrt(variance / total)
-    spread = xp.where(spread > 0, spread, xp.ones_like(spread))
-    return mean * magnitude, spread * magnitude
-
-
-def _target_moments_xp(Y, sample_weight):
-    """Weighted target mean and spread (see ``_target_moments``), not numpy."""
-    xp = _array_api.namespace_of(Y)
-    dtype = _moment_dtype(Y)
-    Y64 = xp.astype(Y, dtype)
-    magnitude = xp.max(xp.abs(Y64), axis=0)
-    magnitude = xp.where(magnitude == 0, xp.ones_like(magnitude), magnitude)
-    Y64 = Y64 / magnitude  # keeps squares finite for huge targets
-    weight = xp.astype(sample_weight, dtype)[:, None]
-    total = xp.sum(weight)
-    mean = xp.sum(weight * Y64, axis=0) / total
-    scale = xp.sqrt(xp.sum(weight * (Y64 - mean) ** 2, axis=0) / total)
-    scale = xp.where(scale > 1e-12, scale, xp.ones_like(scale))
-    return mean * magnitude, scale * magnitude
-
-
-def _moment_dtype(X):
-    """float64 for the scalings, unless ``X``'s device has only float32."""
-    if isinstance(X, np.ndarray) or sparse.issparse(X):
-        return np.float64
-    xp = _array_api.namespace_of(X)
-    if _array_api.supports_float64(xp, _array_api.device_of(X)):
-        return xp.float64
-    return xp.float32
-
-
-def _moment_full(size, value, X):
-    """A (size,) vector of ``value`` for the scalings, beside ``X``."""
-    if _namespace(X) is np:
-        return np.full(size, value)
-    xp = _array_api.namespace_of(X)
-    return xp.full(size, value, dtype=_moment_dtype(X), device=_array_api.device_of(X))
-
-
-def _namespace(X):
-    return np if sparse.issparse(X) else _array_api.namespace_of(X)
-
-
-def _reshape(array, shape):
-    if isinstance(array, np.ndarray):
-        return array.reshape(shape)
-    return _array_api.namespace_of(array).reshape(array, shape)
-
-
-def _split(X, Y, sample_weight, *, test_size, random_state):
-    """``train_test_split`` of the three, in any namespace.
-
-    Other namespaces split numpy row indices (the same split as numpy's
-    for the same random state) and take those rows on the device.
-    """
-    if _namespace(X) is np:
-        return train_test_split(
-            X, Y, sample_weight, test_size=test_size, random_state=random_state
-        )
-    xp = _array_api.namespace_of(X)
-    device = _array_api.device_of(X)
-    train, test = train_test_split(
-        np.arange(X.shape[0]), test_size=test_size, random_state=random_state
-    )
-    train = xp.asarray(train, device=device)
-    test = xp.asarray(test, device=device)
-    parts = []
-    for array in (X, Y, sample_weight):
-        parts += [xp.take(array, train, axis=0), xp.take(array, test, axis=0)]
-    return parts
-
-
-def _inverse_curvature(curvature):
-    # Zero curvature means X = 0 and nothing to learn: any step will do.
-    return 1.0 / curvature if curvature > 0 else 1.0
+def _objective(rows, output_signs, weights, *, initial_weights, alpha):
+    """The minimised loss and its gradient: the data term plus the ridge
+    term ``alpha/2 ||W - W(0)||^2``."""
+    loss, gradient = rows.loss_and_gradient(weights, output_signs)
+    if alpha > 0:
+        displacement = weights - initial_weights
+        loss += 0.5 * alpha * _array_api.inner(displacement, displacement)
+        gradient += _array_api.scalar(alpha, gradient) * displacement
+    return loss, gradient
 
 
 @dataclass(frozen=True)
-class _Settings:
+class _FitCall:
     """What one call of ``fit`` or ``partial_fit`` does."""
 
     warm: bool
@@ -1079,136 +681,3 @@ class _Settings:
     learning_rate: object
     early_stopping: bool
     method: str
-
-
-class _ValidationMonitor:
-    """Early stopping: R² on a held-out split after every step.
-
-    Called by the solvers with the current weights; returns True to stop once
-    the score has not improved by at least ``tol`` for ``patience``
-    consecutive steps, and keeps the weights with the best score.
-    """
-
-    def __init__(self, estimator, validation, signs, runner, patience):
-        X_val, Y_val, weight_val = validation
-        self.X, self.scale = estimator._transform_inputs(X_val)
-        self.Y = estimator._scale_targets(Y_val)
-        self.weight = weight_val
-        self.signs, self.runner = signs, runner
-        self.tol, self.patience = estimator.tol, patience
-        self.scores, self.best_weights = [], None
-        self.best, self.without_improvement, self.stopped = -np.inf, 0, False
-
-    def _score(self, weights):
-        outputs = _model.forward(self.X, weights, self.signs, self.scale, self.runner)
-        if not _array_api.all_finite(outputs):
-            return -np.inf
-        return float(r2_score(self.Y, outputs, sample_weight=self.weight))
-
-    def __call__(self, weights):
-        score = self._score(weights)
-        self.scores.append(score)
-        if score > self.best:
-            self.best_weights = _array_api.copy(weights)
-        if score < self.best + self.tol:
-            self.without_improvement += 1
-        else:
-            self.without_improvement = 0
-        self.best = max(self.best, score)
-        self.stopped = self.without_improvement >= self.patience
-        return self.stopped
-
-    def describe(self):
-        return f"validation R2 = {self.scores[-1]:.4f}"
-
-
-class _DaskValidationMonitor(_ValidationMonitor):
-    """Early stopping on held-out dask chunks: one task per chunk and step."""
-
-    def __init__(self, estimator, validation, signs, runner, patience):
-        super().__init__(estimator, validation, signs, runner, patience)
-        self.validation = _dask.Validation(self.X, self.Y, self.weight)
-
-    def _score(self, weights):
-        return self.validation.score(weights, self.signs, self.scale)
-
-
-class _either:
-    """Solver callback that calls two callbacks and stops if either says so.
-
-    Either may be None; with no callbacks at all the solver gets None.
-    """
-
-    def __new__(cls, first, second):
-        if first is None and second is None:
-            return None
-        return super().__new__(cls)
-
-    def __init__(self, first, second):
-        self.first, self.second = first, second
-
-    def __call__(self, weights):
-        stop = False
-        for callback in (self.first, self.second):
-            if callback is not None:
-                stop |= bool(callback(weights))
-        return stop
-
-
-class _CallbackBridge:
-    """scikit-learn's callback API (``set_callbacks``, >= 1.9) around a fit.
-
-    The fit is the root task and every solver step a subtask; the end of a
-    step hands the callbacks an estimator reconstructed with that step's
-    weights (so ``ScoringMonitor`` can score it on the raw data) and a
-    callback may ask to stop. Following scikit-learn's L-BFGS bridge, the
-    subtask of the next step is begun when a step ends, and the last,
-    never-run one is ended empty by :meth:`close`.
-    """
-
-    @classmethod
-    def start(cls, estimator, max_iter, X, y, sample_weight, signs, y_ndim):
-        if not getattr(estimator, "_skl_callbacks", None):
-            return None  # no callbacks (or a scikit-learn without the API)
-        return cls(estimator, max_iter, X, y, sample_weight, signs, y_ndim)
-
-    def __init__(self, estimator, max_iter, X, y, sample_weight, signs, y_ndim):
-        self.estimator, self.X, self.y = estimator, X, y
-        self.metadata = {"sample_weight": sample_weight}
-        self.signs = _array_api.copy(signs[:, 0]) if y_ndim == 1 else signs
-        self.root = estimator._init_callback_context(max_subtasks=max_iter + 1)
-        self.root.call_on_fit_task_begin(
-            estimator=estimator, X=X, y=y, metadata=self.metadata
-        )
-        self.step = self._begin()
-
-    def _begin(self):
-        context = self.root.subcontext(task_name="iteration")
-        context.call_on_fit_task_begin(
-            estimator=self.estimator, X=self.X, y=self.y, metadata=self.metadata
-        )
-        return context
-
-    def __call__(self, weights):
-        stop = self.step.call_on_fit_task_end(
-            estimator=self.estimator,
-            X=self.X,
-            y=self.y,
-            metadata=self.metadata,
-            reconstruction_attributes=lambda: {
-                "weights_": _array_api.copy(weights),
-                "output_signs_": self.signs,
-            },
-        )
-        self.step = self._begin()
-        return stop
-
-    def close(self):
-        self.step.call_on_fit_task_end(estimator=self.estimator)
-        self.root.call_on_fit_task_end(
-            estimator=self.estimator,
-            X=self.X,
-            y=self.y,
-            metadata=self.metadata,
-            reconstruction_attributes={},
-        )

@@ -1,7 +1,11 @@
-"""Optimisation loops, independent of the estimator.
+"""Optimisation loops, independent of the estimator and of the data.
 
 A solver receives ``objective(W) -> (loss, gradient)`` and starting weights
-and returns a :class:`SolverResult`; it knows nothing about the data.
+and returns a :class:`SolverResult`; it knows nothing about the data. Every
+solver has one signature, ``solve(objective, weights, *, learning_rate,
+step_bound, max_iter, tol, initial, callback, progress, verbose)``, and is
+registered by name in :data:`SOLVERS`, which also feeds the estimator's
+parameter constraints and the command line's choices.
 
 The weights may be numpy arrays or arrays of another array API namespace
 (the objective's); gradient descent runs in that namespace, on its device.
@@ -11,6 +15,7 @@ device for the objective and the gradient back to the host.
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from scipy.optimize import minimize
@@ -27,12 +32,10 @@ _MAX_STEP_REDUCTIONS = 60
 
 @dataclass
 class StepReduction:
-    """One rejected step: where, why, and the step before and after."""
+    """One rejected step: where and why the step was halved."""
 
     iteration: int
     reason: str
-    old_learning_rate: float
-    new_learning_rate: float
 
 
 @dataclass
@@ -167,7 +170,7 @@ def gradient_descent(
             if consecutive_reductions == _MAX_STEP_REDUCTIONS:
                 stalled = True
                 break
-            reductions.append(StepReduction(len(loss_curve) + 1, reason, eta, eta / 2))
+            reductions.append(StepReduction(len(loss_curve) + 1, reason))
             consecutive_reductions += 1
             eta /= 2
             continue
@@ -224,6 +227,8 @@ def lbfgs(
     *,
     max_iter,
     tol,
+    learning_rate=None,
+    step_bound=None,
     initial=None,
     callback=None,
     progress=None,
@@ -231,8 +236,9 @@ def lbfgs(
 ):
     """Limited-memory BFGS (:func:`scipy.optimize.minimize`, ``L-BFGS-B``).
 
-    Uses the same blocked loss and gradient as gradient descent. ``callback``
-    is as for :func:`gradient_descent`. Points
+    Uses the same blocked loss and gradient as gradient descent; its line
+    search chooses the steps, so ``learning_rate`` and ``step_bound`` are
+    ignored. ``callback`` is as for :func:`gradient_descent`. Points
     where the network overflows are reported to the line search as a huge
     finite loss, so that it backtracks instead of failing. Stops after
     ``max_iter`` iterations, or when the relative decrease of the loss
@@ -308,8 +314,9 @@ def _report(n_iter, loss, start, learning_rate, progress):
     parts = [f"Iteration {n_iter}", f"loss = {loss:.6g}"]
     if learning_rate is not None:
         parts.append(f"learning rate = {learning_rate:.3g}")
-    if progress is not None:
-        parts.append(progress())
+    text = progress() if progress is not None else None
+    if text:
+        parts.append(text)
     parts.append(f"elapsed = {time.perf_counter() - start:.2f} s")
     print(", ".join(parts))
 
@@ -317,3 +324,28 @@ def _report(n_iter, loss, start, learning_rate, progress):
 # What L-BFGS is told when the network overflows: finite, so that its line
 # search backtracks, and larger than any loss worth having.
 _OVERFLOW_LOSS = 1e300
+
+
+@dataclass(frozen=True)
+class Solver:
+    """A registered solver: the loop, and whether it takes a step size."""
+
+    solve: object
+    uses_learning_rate: bool
+    description: str
+
+
+#: The solvers by name: ``ExponentialRegressor(solver=name)``.
+SOLVERS = {
+    "gd": Solver(
+        partial(gradient_descent, momentum=False),
+        True,
+        "full-batch gradient descent, the paper's iteration",
+    ),
+    "nesterov": Solver(
+        partial(gradient_descent, momentum=True),
+        True,
+        "gradient descent with Nesterov momentum and restarts",
+    ),
+    "lbfgs": Solver(lbfgs, False, "scipy's L-BFGS-B; the step is its line search's"),
+}

@@ -14,11 +14,11 @@ Gradient descent in the lazy regime contracts the training residual by about
 ``eta < 2 / lambda_max(H)``: the extreme eigenvalues computed here are what
 ``ExponentialRegressor(learning_rate="auto")`` uses to choose its step.
 
-All functions take the inputs the network sees: with the estimator's default
-``input_scaling="max_norm"`` pass ``X / estimator.input_scale_``.
+All functions take the inputs the network sees, after the estimator's input
+map: for a fitted estimator, pass ``network_inputs(estimator, X)``
+(:func:`ntk_diagnostics` does so itself).
 """
 
-import math
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -28,8 +28,10 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from sklearn import get_config
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms, safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted
 
-from skexpreg import _array_api, _model
+from skexpreg import _network, _preprocessing, _rows
+from skexpreg._blocks import BlockRunner
 
 __all__ = [
     "NTKDiagnostics",
@@ -38,6 +40,7 @@ __all__ = [
     "ntk_eigenvalues",
     "ntk_kernel",
     "ntk_operator",
+    "network_inputs",
 ]
 
 # Up to this many rows the kernel matrix is formed and its spectrum computed
@@ -220,9 +223,9 @@ def ntk_operator(X, weights=None, *, sample_weight=None):
 
         def matvec(v):
             v = np.ravel(v) * root_weight
-            with _model.BlockRunner() as runner:
-                U = _model.ntk_features_transpose_dot(X, weights, v, runner)
-                out = _model.ntk_features_dot(X, weights, U, runner)
+            with BlockRunner() as runner:
+                U = _network.ntk_features_transpose_dot(X, weights, v, runner)
+                out = _network.ntk_features_dot(X, weights, U, runner)
             return out.astype(np.float64) * root_weight
 
     return LinearOperator(
@@ -431,8 +434,7 @@ def ntk_diagnostics(
     -------
     diagnostics : NTKDiagnostics
     """
-    X_seen, scale = estimator._seen_inputs(X)
-    X_seen = X_seen / scale
+    X_seen = network_inputs(estimator, X)
     initial, final = estimator.initial_weights_, estimator.weights_
     options = dict(
         sample_weight=sample_weight,
@@ -465,6 +467,33 @@ def ntk_diagnostics(
     )
 
 
+def network_inputs(estimator, X):
+    """The rows ``X`` as a fitted estimator's network sees them.
+
+    The estimator's input map applied to ``X`` (for the default
+    ``input_scaling="standard"``, ``(X - input_offset_) / input_scale_``):
+    what the kernels of this module take for that estimator.
+
+    Parameters
+    ----------
+    estimator : ExponentialRegressor
+        A fitted estimator.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Raw inputs, as passed to ``fit`` or ``predict``.
+
+    Returns
+    -------
+    X_seen : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        In the dtype of the fitted weights (float64 if ``X`` is float64).
+    """
+    check_is_fitted(estimator)
+    rows = _rows.predict_rows(estimator, X, estimator.weights_)
+    seen = _preprocessing.map_inputs(
+        rows, estimator.input_offset_, estimator.input_scale_, estimator.input_scaling
+    )
+    return seen.X / seen.scale if seen.scale != 1.0 else seen.X
+
+
 def _relative_kernel_drift(
     X, initial, final, *, sample_weight, method, tol, max_iter, random_state
 ):
@@ -489,116 +518,3 @@ def _relative_kernel_drift(
     (numerator,) = eigsh(difference, which="LM", **options)
     (denominator,) = eigsh(before, which="LA", **options)
     return float(abs(numerator) / denominator)
-
-
-class _WeightSpaceNTK:
-    """The weighted NTK of the network on ``X / input_scale``, in weight space.
-
-    ``Phi^T S Phi`` (a (d m) x (d m) operator on (d, m) matrices) has the
-    nonzero spectrum of the weighted empirical NTK ``S^(1/2) H(W) S^(1/2)``,
-    costs one pass over ``X`` per product, and its vectors have a length that
-    does not depend on the number of rows. The input scale is folded into
-    the small operands: ``Phi`` of ``X / s`` at ``W`` is ``1/s`` times
-    ``Phi`` of ``X`` at ``W / s``. This is what the estimator's
-    ``learning_rate="auto"`` uses, at initialisation and while it trains.
-
-    ``X``, ``sample_weight`` and the weights may be arrays of another array
-    API namespace: the kernel products then run there, on the device, while
-    the eigensolvers (scipy) run on the host: the Lanczos vectors (d, m) go
-    back and forth, and for up to 1000 rows the kernel matrix is formed on
-    the host from a copy of ``X``.
-    """
-
-    def __init__(self, X, sample_weight, runner, input_scale=1.0):
-        self.X = X
-        self.sample_weight = sample_weight
-        self.runner = runner
-        self.input_scale = float(input_scale)
-
-    def dot(self, weights, direction):
-        s = self.input_scale
-        product = _model.ntk_weight_space_dot(
-            self.X,
-            weights / _array_api.scalar(s, weights),
-            direction / s,
-            self.runner,
-            sample_weight=self.sample_weight,
-        )
-        return product / _array_api.scalar(s, product)
-
-    def largest_eigenpair(self, weights, random_state, tol=1e-3):
-        """``(lambda_max, unit (d, m) eigenvector)`` at ``weights``.
-
-        Exact (dense) up to 1000 rows, mapping the kernel's top eigenvector
-        ``v`` to weight space as ``Phi^T S^(1/2) v``; Lanczos above.
-        """
-        X, s = self.X, self.input_scale
-        shape = weights.shape
-        to_numpy = _array_api.to_numpy
-        if X.shape[0] <= _DENSE_MAX_SAMPLES:
-            sample_weight = self.sample_weight
-            if sample_weight is not None:
-                sample_weight = to_numpy(sample_weight)
-            kernel = _weighted_kernel_matrix(
-                to_numpy(X) / s, to_numpy(weights), sample_weight
-            )
-            last = len(kernel) - 1
-            values, vectors = linalg.eigh(kernel, subset_by_index=[last, last])
-            vector = _model.ntk_features_transpose_dot(
-                X,
-                weights / _array_api.scalar(s, weights),
-                _like_weights(vectors[:, 0], weights),
-                self.runner,
-                sample_weight=self.sample_weight,
-            )
-            return float(values[0]), _unit(vector / _array_api.scalar(s, vector))
-
-        def matvec(u):
-            u = _array_api.from_numpy_like(np.reshape(u, shape), weights, copy=False)
-            return to_numpy(self.dot(weights, u)).ravel().astype(np.float64)
-
-        size = shape[0] * shape[1]
-        if size <= 64:  # too small for Lanczos: form the dm x dm matrix instead
-            gram = np.column_stack([matvec(column) for column in np.eye(size)])
-            values, vectors = linalg.eigh((gram + gram.T) / 2)
-            vector = vectors[:, -1].reshape(shape)
-            return float(values[-1]), _unit(_like_weights(vector, weights))
-        operator = LinearOperator((size, size), matvec=matvec, dtype=np.float64)
-        v0 = check_random_state(random_state).uniform(-1, 1, size=size)
-        values, vectors = eigsh(operator, k=1, which="LA", tol=tol, v0=v0)
-        vector = vectors[:, 0].reshape(shape)
-        return float(values[0]), _unit(_like_weights(vector, weights))
-
-    def refine_largest_eigenpair(self, weights, vector, n_steps=2):
-        """Power iteration warm-started at ``vector``: ``(Rayleigh quotient, u)``.
-
-        The Rayleigh quotient is a lower bound of ``lambda_max`` that is close
-        to it when ``vector`` is close to the top eigenvector, as it is when
-        the weights have moved little since ``vector`` was computed.
-        """
-        vector = _unit(_array_api.astype_like(vector, weights))
-        value = 0.0
-        for _ in range(n_steps):
-            product = self.dot(weights, vector)
-            value = _array_api.inner(vector, product)
-            vector = _unit(product)
-        return value, vector
-
-
-def _unit(vector):
-    if isinstance(vector, np.ndarray):
-        norm = np.linalg.norm(vector)
-    else:
-        norm = math.sqrt(_array_api.inner(vector, vector))
-    return vector / norm if norm > 0 else vector
-
-
-def _like_weights(vector, weights):
-    """A float64 numpy eigenvector, moved to the namespace of ``weights``.
-
-    numpy vectors stay float64 (as they always were); others take the dtype
-    and device of ``weights``.
-    """
-    if isinstance(weights, np.ndarray):
-        return vector
-    return _array_api.from_numpy_like(vector, weights)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skexpreg import ExponentialRegressor, _fastexp, _model
+from skexpreg import ExponentialRegressor, _fastexp, _network
 
 pytest.importorskip("numba")
 if not _fastexp.available():
@@ -62,7 +62,7 @@ def test_activations_fall_back_to_numpy_for_overflow_and_underflow():
     X = rng.normal(size=(300, 4))
     W = rng.normal(size=(4, 512))
     X[7] *= 400.0  # pre-activations far beyond 709 and below -708
-    E = _model._activations(X, W)
+    E = _network._activations(X, W)
     with np.errstate(over="ignore"):
         expected = np.exp(X @ W)
     assert np.isinf(E[7]).any() and (E[7] == 0).any()

@@ -6,8 +6,7 @@ from numpy.testing import assert_allclose
 from sklearn import config_context
 from threadpoolctl import threadpool_limits
 
-import skexpreg.ntk
-from skexpreg import _model
+from skexpreg import _blocks, _network
 from skexpreg.ntk import empirical_ntk, ntk_eigenvalues, ntk_kernel, ntk_operator
 
 
@@ -146,8 +145,8 @@ def test_empirical_ntk_equals_jacobian_gram_matrix():
     signs = np.array([1.0, -1.0, -1.0])  # a_r^2 = 1: H does not see the signs
 
     def outputs(W):
-        with _model.BlockRunner() as runner:
-            return _model.forward(X, W, signs, 1.0, runner)[:, 0]
+        with _blocks.BlockRunner() as runner:
+            return _network.forward(X, W, signs, 1.0, runner)[:, 0]
 
     # The network itself, written out: F(W, x) = m^(-1/2) sum_r a_r e^<w_r, x>.
     assert_allclose(
@@ -221,60 +220,6 @@ def test_ntk_eigenvalues_iterative_handles_singular_kernel():
     lambda_min, lambda_max = ntk_eigenvalues(X, method="iterative", random_state=0)
     assert abs(lambda_min) < 1e-6 * dense_max
     assert_allclose(lambda_max, dense_max, rtol=1e-6)
-
-
-# _WeightSpaceNTK
-
-
-def _weight_space_problem(n_samples, n_neurons, seed=7):
-    rng = np.random.RandomState(seed)
-    input_scale = 3.0
-    X_raw = input_scale * _unit_ball(rng, n_samples, 3)
-    weights = rng.standard_normal((3, n_neurons))
-    sample_weight = rng.uniform(0.5, 2.0, size=n_samples)
-    kernel = _naive_empirical_ntk(X_raw / input_scale, weights, X_raw / input_scale)
-    expected = np.linalg.eigvalsh(_weighted(kernel, sample_weight))[-1]
-    return X_raw, weights, sample_weight, input_scale, expected
-
-
-def _check_largest_eigenpair(X_raw, weights, sample_weight, input_scale, expected):
-    with _model.BlockRunner() as runner:
-        operator = skexpreg.ntk._WeightSpaceNTK(
-            X_raw, sample_weight, runner, input_scale=input_scale
-        )
-        value, vector = operator.largest_eigenpair(weights, random_state=0)
-        product = operator.dot(weights, vector)
-        start = np.random.RandomState(1).standard_normal(weights.shape)
-        refined, refined_vector = operator.refine_largest_eigenpair(
-            weights, start, n_steps=200
-        )
-    assert vector.shape == weights.shape
-    assert_allclose(np.linalg.norm(vector), 1.0, rtol=1e-12)
-    assert_allclose(value, expected, rtol=1e-6)
-    # An eigenvector of Phi^T S Phi, for the eigenvalue of S^(1/2) H S^(1/2).
-    assert_allclose(product, expected * vector, rtol=1e-4, atol=1e-6 * expected)
-    assert_allclose(refined, expected, rtol=1e-3)
-    assert_allclose(np.linalg.norm(refined_vector), 1.0, rtol=1e-12)
-
-
-def test_weight_space_largest_eigenpair_dense_path():
-    _check_largest_eigenpair(*_weight_space_problem(n_samples=40, n_neurons=50))
-
-
-@pytest.mark.parametrize("n_neurons", [50, 10])  # Lanczos; dm = 30 <= 64: Gram
-def test_weight_space_largest_eigenpair_iterative_path(monkeypatch, n_neurons):
-    monkeypatch.setattr(skexpreg.ntk, "_DENSE_MAX_SAMPLES", 10)
-    lanczos_calls = []
-    eigsh = skexpreg.ntk.eigsh
-
-    def spy(*args, **kwargs):
-        lanczos_calls.append(args[0].shape)
-        return eigsh(*args, **kwargs)
-
-    monkeypatch.setattr(skexpreg.ntk, "eigsh", spy)
-    _check_largest_eigenpair(*_weight_space_problem(40, n_neurons))
-    size = 3 * n_neurons
-    assert lanczos_calls == ([(size, size)] if size > 64 else [])
 
 
 # Bad input

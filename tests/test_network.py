@@ -8,14 +8,14 @@ from numpy.testing import assert_allclose
 from scipy import sparse
 from sklearn import config_context
 
-from skexpreg import _model
+from skexpreg import _blocks, _network
 
 
 def _problem(n_samples=37, n_features=4, n_neurons=9, n_outputs=1, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.uniform(-1, 1, size=(n_samples, n_features))
     y = rng.normal(size=(n_samples, n_outputs))
-    weights, signs = _model.initial_parameters(
+    weights, signs = _network.initial_parameters(
         n_features, n_neurons, n_outputs, rng, np.float64, paired=False
     )
     sample_weight = rng.uniform(0.5, 2.0, size=n_samples)
@@ -37,14 +37,14 @@ def _dense_reference(X, y, sample_weight, weights, signs, input_scale):
 @pytest.mark.parametrize("input_scale", [1.0, 2.5])
 def test_gradient_matches_central_finite_differences(n_outputs, input_scale):
     X, y, sample_weight, weights, signs = _problem(n_outputs=n_outputs)
-    with _model.BlockRunner() as runner:
+    with _blocks.BlockRunner() as runner:
 
         def loss_at(W):
-            return _model.loss_and_gradient(
+            return _network.loss_and_gradient(
                 X, y, sample_weight, W, signs, input_scale, runner
             )[0]
 
-        _, gradient = _model.loss_and_gradient(
+        _, gradient = _network.loss_and_gradient(
             X, y, sample_weight, weights, signs, input_scale, runner
         )
     step = 1e-6
@@ -66,12 +66,12 @@ def test_blocked_loss_gradient_and_outputs_match_dense_formulas(n_outputs, conta
         X, y, sample_weight, weights, signs, 1.7
     )
     # A tiny working_memory forces one-row blocks.
-    with config_context(working_memory=1e-6), _model.BlockRunner() as runner:
-        assert len(_model.row_blocks(50, weights.shape[1], np.float64)) == 50
-        loss, gradient = _model.loss_and_gradient(
+    with config_context(working_memory=1e-6), _blocks.BlockRunner() as runner:
+        assert len(_blocks.row_blocks(50, weights.shape[1], np.float64)) == 50
+        loss, gradient = _network.loss_and_gradient(
             container(X), y, sample_weight, weights, signs, 1.7, runner
         )
-        outputs = _model.forward(container(X), weights, signs, 1.7, runner)
+        outputs = _network.forward(container(X), weights, signs, 1.7, runner)
     assert_allclose(loss, loss_ref, rtol=1e-12)
     assert_allclose(gradient, gradient_ref, rtol=1e-10, atol=1e-12)
     assert_allclose(outputs, outputs_ref, rtol=1e-12)
@@ -83,10 +83,10 @@ def test_results_do_not_depend_on_thread_count():
     for n_threads in (1, 2, 3):
         with (
             config_context(working_memory=0.01),
-            _model.BlockRunner(n_threads) as runner,
+            _blocks.BlockRunner(n_threads) as runner,
         ):
             results.append(
-                _model.loss_and_gradient(
+                _network.loss_and_gradient(
                     X, y, sample_weight, weights, signs, 1.0, runner
                 )
             )
@@ -96,7 +96,7 @@ def test_results_do_not_depend_on_thread_count():
 
 
 def test_block_runner_yields_in_block_order():
-    with _model.BlockRunner(3) as runner:
+    with _blocks.BlockRunner(3) as runner:
         assert list(runner.map(lambda i: i * i, range(20))) == [
             i * i for i in range(20)
         ]
@@ -104,12 +104,12 @@ def test_block_runner_yields_in_block_order():
 
 def test_paired_initialisation_gives_zero_network_and_balanced_signs():
     rng = np.random.RandomState(0)
-    weights, signs = _model.initial_parameters(3, 10, 2, rng, np.float64, paired=True)
+    weights, signs = _network.initial_parameters(3, 10, 2, rng, np.float64, paired=True)
     assert_allclose(weights[:, :5], weights[:, 5:])
     assert_allclose(signs[:5], -signs[5:])
     X = rng.normal(size=(20, 3))
-    with _model.BlockRunner() as runner:
-        outputs = _model.forward(X, weights, signs, 1.0, runner)
+    with _blocks.BlockRunner() as runner:
+        outputs = _network.forward(X, weights, signs, 1.0, runner)
     assert_allclose(outputs, 0, atol=1e-12)
 
 
@@ -119,10 +119,12 @@ def test_clipped_forward_is_finite_for_overflowing_rows(dtype):
     weights = rng.normal(size=(3, 8)).astype(dtype)
     signs = np.sign(rng.normal(size=(8, 1))).astype(dtype)
     X = np.array([[0.1, 0.2, -0.1], [1e30, -1e30, 1e30], [5e3, 0, 0]], dtype=dtype)
-    max_z = _model.max_safe_preactivation(8, dtype)
-    with _model.BlockRunner() as runner:
-        plain = _model.forward(X, weights, signs, 1.0, runner)
-        outputs, clipped = _model.forward_clipped(X, weights, signs, 1.0, runner, max_z)
+    max_z = _network.max_safe_preactivation(8, dtype)
+    with _blocks.BlockRunner() as runner:
+        plain = _network.forward(X, weights, signs, 1.0, runner)
+        outputs, clipped = _network.forward_clipped(
+            X, weights, signs, 1.0, runner, max_z
+        )
     assert not np.isfinite(plain[1:]).all()
     assert clipped.tolist() == [False, True, True]
     assert np.isfinite(outputs).all()
@@ -141,5 +143,5 @@ def test_exp_kernel_can_be_switched_off_and_is_optional(monkeypatch):
     monkeypatch.delenv("SKEXPREG_NUMBA")
     monkeypatch.setitem(sys.modules, "numba", None)  # as if not installed
     assert not _fastexp.available()
-    E = _model._activations(Z[:, :4].copy(), np.eye(4, 2**14))
+    E = _network._activations(Z[:, :4].copy(), np.eye(4, 2**14))
     assert_allclose(E, np.exp(Z[:, :4] @ np.eye(4, 2**14)), rtol=0)

@@ -1,0 +1,345 @@
+"""Training and prediction rows: one protocol, whatever holds the data.
+
+A *row source* holds the rows ``X`` the network sees (divided by
+``scale``), their targets ``Y`` (n, k) and sample weights (n,), and
+answers everything a fit needs of the data: the loss and its gradient, the
+tangent-kernel products of the step-size estimate, the network's outputs,
+weighted sums for the scalings and the validation score, and a validation
+split. Everything is built on four primitives that a backend implements:
+
+``map_reduce(function, *operands, combine=operator.add)``
+    ``function(X, Y, sample_weight, *operands, runner)`` on every in-memory
+    piece of the rows, combined in a fixed order. The functions are the pure
+    array functions of :mod:`skexpreg._network` and
+    :mod:`skexpreg._preprocessing`; a piece is all the rows in memory and
+    one row chunk on a cluster.
+``map_rows(function, *operands, n_outputs)``
+    ``function(X, *operands, runner)`` on every piece, concatenated along
+    the rows (lazily where the backend is lazy).
+``with_inputs(function, *operands)`` / ``with_targets(...)``
+    The same source with ``X`` (``Y``) replaced by ``function(X, *operands)``.
+``take(indices)``, ``gather()``
+    A selection of rows, and the rows as numpy arrays on the host.
+
+:class:`InMemoryRows` holds numpy arrays, scipy sparse CSR matrices or
+arrays of any array API namespace (on their device); :mod:`skexpreg._dask`
+holds dask arrays on a cluster. :func:`fit_rows` and :func:`predict_rows`
+validate the input and choose the source, once per call of ``fit`` or
+``predict``; nothing below asks which backend it has.
+"""
+
+import importlib
+import operator
+
+import numpy as np
+from joblib import effective_n_jobs
+from scipy import sparse
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from skexpreg import _array_api, _network, _preprocessing
+from skexpreg._blocks import BlockRunner
+
+
+class Rows:
+    """What a fit asks of its rows; subclasses implement the primitives.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n_samples, n_features)`` of ``X``.
+    dtype : dtype
+        Of ``X`` and of the arrays computed from it.
+    scale : float
+        The network sees ``X / scale`` (folded into the weights).
+    raw : tuple
+        ``(X, y, sample_weight)`` as the caller passed them after
+        validation (``y`` 1-D for a 1-D target), for scikit-learn's callbacks.
+    """
+
+    scale = 1.0
+    _total_squares = None
+
+    # The primitives: see the module docstring.
+
+    def map_reduce(self, function, *operands, combine=operator.add):
+        raise NotImplementedError
+
+    def map_rows(self, function, *operands, n_outputs=None):
+        raise NotImplementedError
+
+    def with_inputs(self, function, *operands):
+        raise NotImplementedError
+
+    def with_targets(self, function, *operands):
+        raise NotImplementedError
+
+    def take(self, indices):
+        raise NotImplementedError
+
+    def gather(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return None
+
+    # What the fit asks, written once on the primitives.
+
+    @property
+    def n_samples(self):
+        return self.shape[0]
+
+    def with_scale(self, scale):
+        """The same rows, seen divided by ``scale`` (no copy)."""
+        rows = self._copy()
+        rows.scale = float(scale)
+        return rows
+
+    def loss_and_gradient(self, weights, output_signs):
+        """Data loss (float) and its (d, m) gradient at ``weights``."""
+        loss, gradient = self.map_reduce(
+            _network.loss_and_gradient, weights, output_signs, self.scale
+        )
+        return float(loss), gradient
+
+    def weight_space_dot(self, weights, direction):
+        """``Phi^T S Phi u`` of the rows as the network sees them, (d, m)."""
+        s = self.scale
+        product = self.map_reduce(
+            _weight_space_dot,
+            weights / _array_api.scalar(s, weights),
+            direction / s,
+        )
+        return product / _array_api.scalar(s, product)
+
+    def squared_errors(self, weights, output_signs):
+        """Weighted sums of squared residuals per output, float64 (k,)."""
+        return self.map_reduce(_squared_errors, weights, output_signs, self.scale)
+
+    def r2_score(self, weights, output_signs):
+        """Weighted R² of the network on these rows, averaged over outputs.
+
+        scikit-learn's :func:`~sklearn.metrics.r2_score` conventions (a
+        constant target scores 1 if predicted exactly, else 0), computed
+        from weighted sums of squares, so that a cluster sends back only
+        (k,) vectors; -inf when the network overflows.
+        """
+        if self._total_squares is None:
+            self._total_squares = _array_api.to_numpy(
+                _preprocessing.total_squares(self)
+            )
+        residual = _array_api.to_numpy(self.squared_errors(weights, output_signs))
+        if not np.isfinite(residual).all():
+            return -np.inf
+        total = self._total_squares
+        constant = total == 0
+        scores = np.where(
+            constant,
+            np.where(residual == 0, 1.0, 0.0),
+            1 - residual / np.where(constant, 1.0, total),
+        )
+        return float(np.mean(scores))
+
+    def squared_targets(self):
+        """``1/2 sum_i s_i ||y_i||^2``, the loss of the zero network."""
+        return float(self.map_reduce(_half_squared_targets))
+
+    def outputs(self, function, *operands, n_outputs=None):
+        """``function(X_seen, *operands, scale, runner)`` along the rows."""
+        return self.map_rows(function, *operands, self.scale, n_outputs=n_outputs)
+
+    def split(self, test_size, random_state):
+        """``(train, test)`` sources: scikit-learn's ``train_test_split`` of
+        the row indices, so the same rows as for in-memory input with the
+        same random state, each kept in increasing order."""
+        train, test = train_test_split(
+            np.arange(self.n_samples), test_size=test_size, random_state=random_state
+        )
+        return self.take(np.sort(train)), self.take(np.sort(test))
+
+
+class InMemoryRows(Rows):
+    """Rows in this process: numpy, scipy sparse (CSR) or any array API namespace.
+
+    numpy and sparse rows are processed in blocks by ``n_threads`` threads
+    (BLAS limited to one thread each, see :class:`~skexpreg._blocks.BlockRunner`);
+    other namespaces compute each block with their own parallelism. Use as a
+    context manager to hold the threads for several passes.
+    """
+
+    def __init__(self, X, Y=None, sample_weight=None, *, n_threads=1, raw=None):
+        self.X, self.Y, self.sample_weight = X, Y, sample_weight
+        self.shape, self.dtype = X.shape, X.dtype
+        self.xp, is_numpy = _array_api.namespace(X)
+        self.device = None if is_numpy else _array_api.device_of(X)
+        self.n_threads = n_threads if is_numpy else 1
+        self.runner = BlockRunner(self.n_threads, limit_blas=is_numpy)
+        self.raw = raw
+
+    def __enter__(self):
+        self.runner.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.runner.__exit__(*exc_info)
+
+    def _copy(self, X=None, Y=None, sample_weight=None):
+        rows = InMemoryRows.__new__(InMemoryRows)
+        rows.__dict__.update(self.__dict__)
+        for name, value in (("X", X), ("Y", Y), ("sample_weight", sample_weight)):
+            if value is not None:
+                setattr(rows, name, value)
+        rows.shape, rows.dtype = rows.X.shape, rows.X.dtype
+        rows._total_squares = None
+        return rows
+
+    def map_reduce(self, function, *operands, combine=operator.add):
+        return function(self.X, self.Y, self.sample_weight, *operands, self.runner)
+
+    def map_rows(self, function, *operands, n_outputs=None):
+        return function(self.X, *operands, self.runner)
+
+    def with_inputs(self, function, *operands):
+        return self._copy(X=function(self.X, *operands))
+
+    def with_targets(self, function, *operands):
+        return self._copy(Y=function(self.Y, *operands))
+
+    def take(self, indices):
+        if sparse.issparse(self.X) or self.xp is np or _is_numpy_array(self.X):
+            parts = [
+                None if array is None else array[indices]
+                for array in (self.X, self.Y, self.sample_weight)
+            ]
+        else:
+            indices = self.xp.asarray(indices, device=self.device)
+            parts = [
+                None if array is None else self.xp.take(array, indices, axis=0)
+                for array in (self.X, self.Y, self.sample_weight)
+            ]
+        return self._copy(*parts)
+
+    def gather(self):
+        to_host = _array_api.to_numpy
+        return tuple(
+            array if array is None or sparse.issparse(array) else to_host(array)
+            for array in (self.X, self.Y, self.sample_weight)
+        )
+
+
+def fit_rows(estimator, X, y, sample_weight, *, reset, dtype=None, n_jobs=None):
+    """Validated training rows, in the backend that holds ``X``.
+
+    ``Y`` is (n, k) in ``dtype`` (that of ``X`` unless given: float32 stays
+    float32, everything else becomes float64, or float32 on devices without
+    float64); sparse ``X`` becomes CSR; with array API dispatch ``y`` and
+    ``sample_weight`` move to the namespace and device of ``X``. Sample
+    weights must be non-negative with a positive sum.
+    """
+    backend = _backend_for(X, y, sample_weight)
+    if backend is not None:
+        return backend.fit_rows(
+            estimator, X, y, sample_weight, reset=reset, dtype=dtype, n_jobs=n_jobs
+        )
+    xp, device = _array_api.namespace_and_device(X)
+    y = _array_api.follow(y, xp, device)
+    sample_weight = _array_api.follow(sample_weight, xp, device)
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        accept_sparse=("csr", "csc"),
+        dtype=_array_api.float_dtypes(xp, device),
+        multi_output=True,
+        y_numeric=True,
+        reset=reset,
+    )
+    if sparse.issparse(X):
+        X = X.tocsr()
+    dtype = X.dtype if dtype is None else dtype
+    xp, _ = _array_api.namespace(X)
+    X = xp.astype(X, dtype, copy=False) if not sparse.issparse(X) else X.astype(dtype)
+    Y = xp.reshape(xp.astype(xp.asarray(y), dtype), (X.shape[0], -1))
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+    if _array_api.any_true(sample_weight < 0):
+        raise ValueError("sample_weight must be non-negative.")
+    if not _array_api.total(sample_weight) > 0:
+        raise ValueError("sample_weight must contain at least one positive value.")
+    raw = (X, Y if y.ndim == 2 else Y[:, 0], sample_weight)
+    n_threads = effective_n_jobs(n_jobs)
+    return InMemoryRows(X, Y, sample_weight, n_threads=n_threads, raw=raw)
+
+
+def predict_rows(estimator, X, weights, *, n_jobs=None):
+    """Validated rows to predict with ``weights``, in the backend that holds ``X``.
+
+    In the dtype of ``weights``, or float64 if ``X`` is float64; sparse ``X``
+    becomes CSR; a ``ValueError`` if ``weights`` are of another namespace.
+    """
+    backend = _backend_for(X)
+    if backend is not None:
+        return backend.predict_rows(estimator, X, weights, n_jobs=n_jobs)
+    xp, device = _array_api.namespace_and_device(X)
+    X = validate_data(
+        estimator,
+        X,
+        accept_sparse=("csr", "csc"),
+        dtype=_array_api.float_dtypes(xp, device),
+        reset=False,
+    )
+    X = X.tocsr() if sparse.issparse(X) else X
+    xp, is_numpy = _array_api.namespace(X)
+    if _array_api.namespace(weights)[1] != is_numpy:
+        raise ValueError(
+            "The model was fitted on arrays of another namespace (with "
+            "scikit-learn's array_api_dispatch on): predict with dispatch on "
+            "and inputs of that namespace and device."
+        )
+    if is_numpy:
+        X = X.astype(np.result_type(X.dtype, weights.dtype), copy=False)
+    else:
+        X = xp.astype(X, xp.result_type(X.dtype, weights.dtype), copy=False)
+    return InMemoryRows(X, n_threads=effective_n_jobs(n_jobs))
+
+
+# Backends other than in-memory rows: modules with ``accepts(X, y,
+# sample_weight)``, ``fit_rows`` and ``predict_rows`` (signatures as below),
+# imported when first asked, so that none of their packages is imported
+# before it is needed.
+_BACKENDS = ("skexpreg._dask",)
+
+
+def _backend_for(X, y=None, sample_weight=None):
+    for name in _BACKENDS:
+        backend = importlib.import_module(name)
+        if backend.accepts(X, y, sample_weight):
+            return backend
+    return None
+
+
+def _is_numpy_array(array):
+    return isinstance(array, np.ndarray)
+
+
+def _weight_space_dot(X, Y, sample_weight, weights, direction, runner):
+    return _network.ntk_weight_space_dot(
+        X, weights, direction, runner, sample_weight=sample_weight
+    )
+
+
+def _squared_errors(X, Y, sample_weight, weights, output_signs, scale, runner):
+    """``sum_i s_i (y_i - F(x_i))^2`` per output, in float64."""
+    xp, _ = _array_api.namespace(Y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        outputs = _network.forward(X, weights, output_signs, scale, runner)
+        dtype = _preprocessing._moment_dtype(Y)
+        residual = xp.astype(Y, dtype) - xp.astype(outputs, dtype)
+        return xp.astype(sample_weight, dtype) @ (residual * residual)
+
+
+def _half_squared_targets(X, Y, sample_weight, runner):
+    weighted = Y * sample_weight[:, None]
+    return 0.5 * _array_api.inner(weighted, Y, float64=True)

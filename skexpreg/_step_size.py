@@ -1,0 +1,148 @@
+"""The step size of gradient descent from the tangent kernel's spectrum.
+
+``learning_rate="auto"`` takes ``eta = 1 / (lambda_max(H(W(0))) + alpha)``,
+with ``lambda_max`` the largest eigenvalue of the sample-weighted empirical
+neural tangent kernel of the rows the network sees, and while training a
+warm-started power iteration re-estimates ``lambda_max`` so that the step
+shrinks if the kernel grows. The kernel products come from the row source
+(:mod:`skexpreg._rows`), so this works on every backend; the eigensolvers
+(scipy) run on the host.
+"""
+
+import math
+
+import numpy as np
+from scipy import linalg
+from scipy.sparse.linalg import LinearOperator, eigsh
+from sklearn.utils import check_random_state
+
+from skexpreg import _array_api, _network
+from skexpreg._blocks import BlockRunner
+from skexpreg.ntk import _DENSE_MAX_SAMPLES, _weighted_kernel_matrix
+
+
+def learning_rate_schedule(learning_rate, rows, weights, alpha, random_state):
+    """Initial step and, for ``"auto"``, a bound that follows the curvature.
+
+    Returns ``(eta, step_bound)``: ``step_bound(W)`` is the largest stable
+    step at ``W`` (None for a float ``learning_rate``).
+    """
+    if learning_rate != "auto":
+        return float(learning_rate), None
+    kernel = WeightSpaceNTK(rows)
+    largest, vector = kernel.largest_eigenpair(weights, random_state)
+    _check_curvature(largest)
+    state = {"vector": vector}
+
+    def step_bound(current_weights):
+        value, state["vector"] = kernel.refine_largest_eigenpair(
+            current_weights, state["vector"]
+        )
+        _check_curvature(value)
+        return _inverse_curvature(value + alpha)
+
+    return _inverse_curvature(largest + alpha), step_bound
+
+
+def _check_curvature(largest):
+    if not np.isfinite(largest):
+        raise ValueError(
+            "The largest eigenvalue of the neural tangent kernel is not "
+            "finite, so learning_rate='auto' cannot choose a step; rescale "
+            "the inputs or pass a float learning_rate."
+        )
+
+
+def _inverse_curvature(curvature):
+    # Zero curvature means X = 0 and nothing to learn: any step will do.
+    return 1.0 / curvature if curvature > 0 else 1.0
+
+
+class WeightSpaceNTK:
+    """The weighted NTK of a row source, as an operator in weight space.
+
+    ``Phi^T S Phi`` (a (d m) x (d m) operator on (d, m) matrices) has the
+    nonzero spectrum of the weighted empirical NTK ``S^(1/2) H(W) S^(1/2)``,
+    costs one pass over the rows per product, and its vectors have a length
+    that does not depend on the number of rows. Weights and vectors are in
+    the namespace of the rows; for up to 1000 rows the kernel matrix is
+    formed on the host from a copy of the rows.
+    """
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def dot(self, weights, direction):
+        return self.rows.weight_space_dot(weights, direction)
+
+    def largest_eigenpair(self, weights, random_state, tol=1e-3):
+        """``(lambda_max, unit (d, m) eigenvector)`` at ``weights``.
+
+        Exact (dense) up to 1000 rows, mapping the kernel's top eigenvector
+        ``v`` to weight space as ``Phi^T S^(1/2) v``; Lanczos above.
+        """
+        shape = weights.shape
+        to_numpy = _array_api.to_numpy
+        if self.rows.n_samples <= _DENSE_MAX_SAMPLES:
+            X, _, sample_weight = self.rows.gather()
+            s = self.rows.scale
+            host_weights = to_numpy(weights) / s
+            kernel = _weighted_kernel_matrix(X / s, to_numpy(weights), sample_weight)
+            last = len(kernel) - 1
+            values, vectors = linalg.eigh(kernel, subset_by_index=[last, last])
+            vector = _network.ntk_features_transpose_dot(
+                X,
+                host_weights.astype(X.dtype, copy=False),
+                vectors[:, 0],
+                BlockRunner(),
+                sample_weight=sample_weight,
+            )
+            vector = _like_weights(np.asarray(vector, np.float64) / s, weights)
+            return float(values[0]), _unit(vector)
+
+        def matvec(u):
+            u = _array_api.from_numpy_like(np.reshape(u, shape), weights, copy=False)
+            return to_numpy(self.dot(weights, u)).ravel().astype(np.float64)
+
+        size = shape[0] * shape[1]
+        if size <= 64:  # too small for Lanczos: form the dm x dm matrix instead
+            gram = np.column_stack([matvec(column) for column in np.eye(size)])
+            values, vectors = linalg.eigh((gram + gram.T) / 2)
+            vector = vectors[:, -1].reshape(shape)
+            return float(values[-1]), _unit(_like_weights(vector, weights))
+        operator = LinearOperator((size, size), matvec=matvec, dtype=np.float64)
+        v0 = check_random_state(random_state).uniform(-1, 1, size=size)
+        values, vectors = eigsh(operator, k=1, which="LA", tol=tol, v0=v0)
+        vector = vectors[:, 0].reshape(shape)
+        return float(values[0]), _unit(_like_weights(vector, weights))
+
+    def refine_largest_eigenpair(self, weights, vector, n_steps=2):
+        """Power iteration warm-started at ``vector``: ``(Rayleigh quotient, u)``.
+
+        The Rayleigh quotient is a lower bound of ``lambda_max`` that is close
+        to it when ``vector`` is close to the top eigenvector, as it is when
+        the weights have moved little since ``vector`` was computed.
+        """
+        vector = _unit(_array_api.astype_like(vector, weights))
+        value = 0.0
+        for _ in range(n_steps):
+            product = self.dot(weights, vector)
+            value = _array_api.inner(vector, product)
+            vector = _unit(product)
+        return value, vector
+
+
+def _unit(vector):
+    norm = math.sqrt(_array_api.inner(vector, vector))
+    return vector / norm if norm > 0 else vector
+
+
+def _like_weights(vector, weights):
+    """A float64 numpy eigenvector, moved to the namespace of ``weights``.
+
+    numpy vectors stay float64; others take the dtype and device of
+    ``weights``.
+    """
+    if isinstance(weights, np.ndarray):
+        return vector
+    return _array_api.from_numpy_like(vector, weights)
