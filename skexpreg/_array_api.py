@@ -79,18 +79,7 @@ def _numpy_namespace():
 
 
 def is_numpy_namespace(xp):
-    return xp is np or xp.__name__.split(".")[-1] in ("numpy", "_NumPyAPIWrapper")
-
-
-def namespace_of(array):
-    """The namespace of one array, from the array alone (no configuration).
-
-    numpy arrays and sparse matrices get ``numpy`` itself, so that the numpy
-    code path can be chosen by ``xp is np``.
-    """
-    if _is_numpy(array):
-        return np
-    return array_api_compat.array_namespace(array)
+    return xp is np or xp.__name__.split(".")[-1] == "numpy"
 
 
 def _is_numpy(array):
@@ -142,7 +131,7 @@ def to_numpy(array):
         return array
     if _sklearn_move_to is not None:
         return _sklearn_move_to(array, xp=np, device="cpu")
-    return _convert_to_numpy(array, namespace_of(array))
+    return _convert_to_numpy(array, namespace(array)[0])
 
 
 def move_to(array, xp, device):
@@ -153,7 +142,7 @@ def move_to(array, xp, device):
         return to_numpy(array)
     if _sklearn_move_to is not None:
         return _sklearn_move_to(array, xp=xp, device=device)
-    if not isinstance(array, np.ndarray) and namespace_of(array) is xp:
+    if not isinstance(array, np.ndarray) and namespace(array)[0] is xp:
         if device_of(array) == device:
             return array
     return xp.asarray(to_numpy(array), device=device)
@@ -187,8 +176,8 @@ def from_numpy_like(array, like, copy=True):
 
     ``copy=False`` allows a numpy result to share memory with ``array``.
     """
-    xp = namespace_of(like)
-    if xp is np:
+    xp, is_numpy = namespace(like)
+    if is_numpy:
         return array.astype(like.dtype, copy=copy)
     array = np.asarray(array, dtype=numpy_dtype(like.dtype))
     return xp.asarray(array, device=device_of(like))
@@ -196,15 +185,13 @@ def from_numpy_like(array, like, copy=True):
 
 def astype_like(array, like):
     """``array`` (of the namespace of ``like``) in the dtype of ``like``."""
-    if _is_numpy(like):
-        return np.asarray(array, dtype=like.dtype)
-    return namespace_of(like).astype(array, like.dtype)
+    xp, _ = namespace(like)
+    return xp.astype(xp.asarray(array), like.dtype, copy=False)
 
 
 def copy(array):
-    if isinstance(array, np.ndarray):
-        return array.copy()
-    return namespace_of(array).asarray(array, copy=True)
+    xp, is_numpy = namespace(array)
+    return array.copy() if is_numpy else xp.asarray(array, copy=True)
 
 
 def scalar(value, like):
@@ -227,11 +214,11 @@ def inner(array, other, float64=False, on_host=True):
     of the operands' namespace instead (numpy operands: a float regardless),
     so that the caller can add several without waiting for the device.
     """
-    if isinstance(array, np.ndarray):
+    xp, is_numpy = namespace(array)
+    if is_numpy:  # once per row block: vdot makes no temporary
         if float64:
             array = array.astype(np.float64)
         return float(np.vdot(array, other))
-    xp = namespace_of(array)
     if float64 and array.dtype == xp.float32:
         if supports_float64(xp, device_of(array)):
             array, other = xp.astype(array, xp.float64), xp.astype(other, xp.float64)
@@ -240,37 +227,30 @@ def inner(array, other, float64=False, on_host=True):
 
 
 def all_finite(array):
-    if isinstance(array, np.ndarray):
-        return bool(np.isfinite(array).all())
-    xp = namespace_of(array)
+    xp, _ = namespace(array)
     return bool(xp.all(xp.isfinite(array)))
 
 
 def any_true(mask):
-    if isinstance(mask, np.ndarray):
-        return bool(mask.any())
-    return bool(namespace_of(mask).any(mask))
+    xp, _ = namespace(mask)
+    return bool(xp.any(mask))
 
 
 def count_true(mask):
-    if isinstance(mask, np.ndarray):
-        return int(mask.sum())
-    xp = namespace_of(mask)
+    xp, _ = namespace(mask)
     return int(xp.sum(xp.astype(mask, xp.int32)))
 
 
 def total(array):
     """Sum of all entries as a Python float."""
-    if isinstance(array, np.ndarray):
-        return float(array.sum())
-    return float(namespace_of(array).sum(array))
+    xp, _ = namespace(array)
+    return float(xp.sum(array))
 
 
 def largest(array):
     """Largest entry as a Python float."""
-    if isinstance(array, np.ndarray):
-        return float(np.max(array))
-    return float(namespace_of(array).max(array))
+    xp, _ = namespace(array)
+    return float(xp.max(array))
 
 
 def dtype_name(dtype):
