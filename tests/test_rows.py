@@ -1,0 +1,165 @@
+"""One data path: every backend answers the row-source protocol alike.
+
+numpy, sparse CSR, array-api-strict arrays and dask arrays go through the
+same estimator code; only the row source differs. Each backend must give
+the statistics, the loss and gradient, the kernel products, the validation
+score and the fitted model of the numpy rows, up to round-off.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from numpy.testing import assert_allclose
+from scipy import sparse
+from sklearn.exceptions import ConvergenceWarning
+
+from skexpreg import ExponentialRegressor, _array_api, _network
+from skexpreg._preprocessing import (
+    fit_input_map,
+    fit_target_map,
+    map_inputs,
+    map_targets,
+)
+from skexpreg._rows import fit_rows
+
+BACKENDS = ["numpy", "sparse", "array_api_strict", "dask"]
+
+
+def _data(seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-2, 3, size=(150, 4))
+    X[rng.uniform(size=X.shape) < 0.3] = 0.0  # some zeros for the sparse rows
+    y = np.column_stack([np.sin(X[:, 0]) + X[:, 1], X[:, 2] * X[:, 3]])
+    y += 0.1 * rng.randn(*y.shape)
+    return X, y, rng.uniform(0.5, 2.0, size=len(X))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """``(convert, context)``: how to hold the rows, and a factory of the
+    configuration to hold them in."""
+    name = request.param
+    if name == "numpy":
+        yield (lambda array: array), sklearn.config_context
+    elif name == "sparse":
+        yield sparse.csr_matrix, sklearn.config_context
+    elif name == "array_api_strict":
+        strict = pytest.importorskip("array_api_strict")
+        try:
+            with sklearn.config_context(array_api_dispatch=True):
+                pass
+        except (ImportError, RuntimeError):
+            pytest.skip("scikit-learn cannot dispatch to the array API here")
+        yield strict.asarray, lambda: sklearn.config_context(array_api_dispatch=True)
+    else:
+        da = pytest.importorskip("dask.array")
+        dask = pytest.importorskip("dask")
+        with dask.config.set(scheduler="synchronous"):
+            yield _chunked(da), sklearn.config_context
+
+
+def _chunked(da):
+    def convert(array):
+        return da.from_array(array, chunks=(40,) + (-1,) * (array.ndim - 1))
+
+    return convert
+
+
+def _convert_all(convert, X, y, weight):
+    """X in the backend; y and weights follow X as users pass them."""
+    if convert is sparse.csr_matrix:
+        return convert(X), y, weight
+    return convert(X), convert(y), convert(weight)
+
+
+def _host(array):
+    if sparse.issparse(array):
+        return array.toarray()
+    if hasattr(array, "compute"):
+        array = array.compute()
+    return _array_api.to_numpy(array)
+
+
+def _sources(convert, context, input_scaling):
+    """The numpy source and the backend's, with both maps applied."""
+    X, y, weight = _data()
+    sources = []
+    for to_backend, config in (
+        (lambda a: a, sklearn.config_context),
+        (convert, context),
+    ):
+        with config():
+            rows = fit_rows(
+                ExponentialRegressor(),
+                *_convert_all(to_backend, X, y, weight),
+                reset=True,
+            )
+            input_map = fit_input_map(rows, input_scaling)
+            target_map = fit_target_map(rows, True)
+            seen = map_targets(map_inputs(rows, *input_map, input_scaling), *target_map)
+            sources.append((rows, seen, input_map, target_map))
+    return sources
+
+
+def test_every_backend_answers_the_protocol_like_numpy(backend):
+    convert, context = backend
+    # sparse rows are scaled, not centred: compare them under max_norm
+    input_scaling = "max_norm" if convert is sparse.csr_matrix else "standard"
+    (_, reference, ref_inputs, ref_targets), (rows, seen, inputs, targets) = _sources(
+        convert, context, input_scaling
+    )
+    for expected, actual in zip(ref_inputs + ref_targets, inputs + targets):
+        assert_allclose(_host(actual), expected, rtol=1e-12)
+    rng = np.random.RandomState(1)
+    weights = 0.5 * rng.randn(4, 6)
+    _, signs = _network.initial_parameters(4, 6, 2, rng, np.float64, paired=False)
+    direction = rng.randn(4, 6)
+    with context(), seen, reference:
+        to_rows = _array_api.from_host
+        W, A, U = (to_rows(array, seen) for array in (weights, signs, direction))
+        loss, gradient = seen.loss_and_gradient(W, A)
+        ref_loss, ref_gradient = reference.loss_and_gradient(weights, signs)
+        assert_allclose(loss, ref_loss, rtol=1e-12)
+        assert_allclose(_host(gradient), ref_gradient, rtol=1e-10, atol=1e-12)
+        assert_allclose(
+            _host(seen.weight_space_dot(W, U)),
+            reference.weight_space_dot(weights, direction),
+            rtol=1e-10,
+        )
+        assert_allclose(seen.r2_score(W, A), reference.r2_score(weights, signs))
+        train, test = seen.split(0.2, np.random.RandomState(3))
+        ref_train, ref_test = reference.split(0.2, np.random.RandomState(3))
+        assert_allclose(_host(test.gather()[1]), ref_test.gather()[1], rtol=1e-12)
+        assert train.n_samples == ref_train.n_samples
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_every_backend_fits_the_numpy_model(backend, early_stopping):
+    convert, context = backend
+    X, y, weight = _data()
+    params = dict(
+        n_neurons=16,
+        max_iter=40,
+        early_stopping=early_stopping,
+        n_iter_no_change=100,
+        random_state=0,
+    )
+    if convert is sparse.csr_matrix:
+        params["input_scaling"] = "max_norm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = ExponentialRegressor(**params).fit(X, y, sample_weight=weight)
+        with context():
+            model = ExponentialRegressor(**params).fit(
+                *_convert_all(convert, X, y, weight)
+            )
+            predictions = _host(model.predict(convert(X)))
+    assert model.n_iter_ == reference.n_iter_
+    assert_allclose(_host(model.weights_), reference.weights_, rtol=1e-8, atol=1e-10)
+    assert_allclose(predictions, reference.predict(X), rtol=1e-8, atol=1e-10)
+    if early_stopping:
+        assert_allclose(
+            model.validation_scores_, reference.validation_scores_, rtol=1e-8
+        )
