@@ -9,7 +9,7 @@ with the in-memory computation on all cores (``n_jobs=-1``) on the same data
 (d = 32, m = 256, float64, rows of unit norm). A step of full-batch gradient
 descent is one evaluation of the loss and its gradient (the update itself is
 a (d, m) operation), so this times exactly what the estimator calls each
-step: ``_network.loss_and_gradient`` in memory, ``_dask.Rows.loss_and_gradient``
+step: ``_network.loss_and_gradient`` in memory, ``_dask.DaskRows.loss_and_gradient``
 on the cluster (the chunks persisted on the workers, as ``fit`` does), the
 median of ``--steps`` calls after one warm-up call. The overhead of a chunk is
 (dask step - in-memory step) / number of chunks: scheduling one task, sending
@@ -52,7 +52,7 @@ def main():
 
     from joblib import effective_n_jobs
 
-    from skexpreg import _dask, _model
+    from skexpreg import _blocks, _dask, _network
 
     n, d, m = (40_000 if args.quick else 200_000), 32, args.neurons
     rng = np.random.RandomState(0)
@@ -87,15 +87,16 @@ def main():
         try:
             for chunk_rows in (n // 40, n // 10, n // n_workers):
                 chunks = (chunk_rows, d)
-                rows = _dask.Rows(
+                rows = _dask.DaskRows(
                     da.from_array(X, chunks=chunks),
                     da.from_array(Y, chunks=chunks[:1] + (1,)),
                     da.from_array(weight, chunks=chunks[:1]),
                 )
-                n_chunks = len(rows.chunks)
-                seconds = median_seconds(
-                    lambda: rows.loss_and_gradient(W, signs, 1.0), args.steps
-                )
+                with rows:  # persisted on the workers, as in a fit
+                    n_chunks = len(rows.X.chunks[0])
+                    seconds = median_seconds(
+                        lambda: rows.loss_and_gradient(W, signs), args.steps
+                    )
                 per_chunk = (seconds - in_memory) / n_chunks
                 print(
                     f"{f'dask, {n_chunks} chunks of {chunk_rows}':>28}: "

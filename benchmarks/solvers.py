@@ -28,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
-from skexpreg import ExponentialRegressor, _model
+from skexpreg import ExponentialRegressor, _network
 
 SOLVERS = ["gd", "nesterov", "lbfgs"]
 CALIFORNIA = (
