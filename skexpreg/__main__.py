@@ -28,14 +28,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import RidgeCV
 from sklearn.metrics import mean_absolute_error
 from sklearn.model_selection import GridSearchCV, train_test_split
-from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from skexpreg import ExponentialRegressor, __version__
+from skexpreg._baselines import baselines
 from skexpreg._cli_data import (
     DataError,
     features_for,
@@ -134,15 +132,6 @@ def _estimator(args):
     )
 
 
-def _baselines(random_state):
-    return {
-        "RidgeCV": make_pipeline(StandardScaler(), RidgeCV()),
-        "MLPRegressor": make_pipeline(
-            StandardScaler(), MLPRegressor(max_iter=2000, random_state=random_state)
-        ),
-    }
-
-
 def _compare(models, X_train, X_test, y_train, y_test):
     """Fit each model; print held-out R², MAE and fit time."""
     print(f"{'model':<22} {'held-out R2':>12} {'MAE':>12} {'fit time (s)':>13}")
@@ -175,7 +164,7 @@ def _main_job(args):
         f"skexpreg {__version__}: diabetes data, {len(y_train)} training and "
         f"{len(y_test)} held-out rows, {X.shape[1]} features"
     )
-    models = {"ExponentialRegressor": _estimator(args), **_baselines(args.random_state)}
+    models = {"ExponentialRegressor": _estimator(args), **baselines(args.random_state)}
     _compare(models, X_train, X_test, y_train, y_test)
     return 0
 
@@ -206,7 +195,7 @@ def _fit_data(args):
     models.update(
         {
             name: make_pipeline(preprocessing(numeric, categorical), baseline)
-            for name, baseline in _baselines(args.random_state).items()
+            for name, baseline in baselines(args.random_state).items()
         }
     )
     fitted = _compare(models, X_train, X_test, y_train, y_test)
