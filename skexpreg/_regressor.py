@@ -451,73 +451,53 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             dtype=self.weights_.dtype if warm else None,
             n_jobs=self.n_jobs,
         )
-        n_outputs = rows.Y.shape[1]
-        if warm and n_outputs != self.n_outputs_:
+        if warm and rows.Y.shape[1] != self.n_outputs_:
             raise ValueError(
-                f"y has {n_outputs} output(s) but the fitted model has "
+                f"y has {rows.Y.shape[1]} output(s) but the fitted model has "
                 f"{self.n_outputs_}; warm_start=True continues the same model."
             )
         random_state = check_random_state(self.random_state)
         validation = None
         if call.early_stopping:
             rows, validation = rows.split(self.validation_fraction, random_state)
-        if warm:
-            input_map = self.input_offset_, self.input_scale_
-            target_map = self.target_mean_, self.target_scale_
-            initial_weights = self.initial_weights_
-            xp, _ = _array_api.namespace(self.output_signs_)
-            signs = xp.reshape(self.output_signs_, (self.n_neurons, -1))
-            start = self.weights_
+        if not warm:
+            self._initialize(rows, random_state)
+        xp, _ = _array_api.namespace(self.initial_weights_)
+        signs = xp.reshape(self.output_signs_, (self.n_neurons, -1))
+        if rows.raw[1].ndim == 1:  # the signs of a 1-D target are 1-D
+            self.output_signs_ = _array_api.copy(signs[:, 0])
         else:
-            input_map = fit_input_map(rows, self.input_scaling)
-            target_map = fit_target_map(rows, self.target_scaling)
-            initial_weights, signs = _network.initial_parameters(
-                rows.shape[1],
-                self.n_neurons,
-                n_outputs,
-                random_state,
-                _array_api.numpy_dtype(rows.dtype),
-                paired=self.init == "paired",
-            )
-            initial_weights = _array_api.from_host(initial_weights, rows)
-            signs = _array_api.from_host(signs, rows)
-            start = initial_weights
-            # Set before the solver runs: scikit-learn's callbacks predict
-            # with the weights of each step.
-            self.n_outputs_ = n_outputs
-            self.input_offset_, self.input_scale_ = input_map
-            self.target_mean_, self.target_scale_ = target_map
-            self.initial_weights_ = initial_weights
-        one_dimensional = rows.raw[1].ndim == 1
-        fitted_signs = _array_api.copy(signs[:, 0]) if one_dimensional else signs
+            self.output_signs_ = signs
+        start = self.weights_ if warm else self.initial_weights_
         solver = SOLVERS[call.solver]
-        alpha = float(self.alpha)
 
         with ExitStack() as context:
-            seen = context.enter_context(self._seen(rows, input_map, target_map))
+            seen = context.enter_context(self._seen(rows))
             early_stopping = None
             if validation is not None:
-                validation = context.enter_context(
-                    self._seen(validation, input_map, target_map)
-                )
+                validation = context.enter_context(self._seen(validation))
                 early_stopping = EarlyStopping(
                     partial(validation.r2_score, output_signs=signs),
                     tol=self.tol,
                     patience=self.n_iter_no_change,
                 )
             bridge = ScikitLearnCallbacks.start(
-                self, call.max_iter, rows.raw, fitted_signs
+                self, call.max_iter, rows.raw, self.output_signs_
             )
             callbacks = CallbackList([early_stopping, bridge])
             objective = partial(
-                _objective, seen, signs, initial_weights=initial_weights, alpha=alpha
+                _objective,
+                seen,
+                signs,
+                initial_weights=self.initial_weights_,
+                alpha=float(self.alpha),
             )
             initial = objective(start)
             self._check_initial_loss(initial[0], seen)
             learning_rate, step_bound = None, None
             if solver.uses_learning_rate:
                 learning_rate, step_bound = learning_rate_schedule(
-                    call.learning_rate, seen, start, alpha, random_state
+                    call.learning_rate, seen, start, float(self.alpha), random_state
                 )
             result = solver.solve(
                 objective,
@@ -532,38 +512,64 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 verbose=self.verbose,
             )
 
-        weights = result.weights
+        self._record(result, early_stopping, warm)
+        self._warn_about(result, learning_rate, call)
+        if bridge is not None:
+            bridge.close()  # after the fitted attributes are in place
+        return self
+
+    def _initialize(self, rows, random_state):
+        """The input and target maps, W(0) and the signs, from the training rows.
+
+        Set before the solver runs: scikit-learn's callbacks predict with the
+        weights of each step.
+        """
+        self.n_outputs_ = rows.Y.shape[1]
+        self.input_offset_, self.input_scale_ = fit_input_map(rows, self.input_scaling)
+        self.target_mean_, self.target_scale_ = fit_target_map(
+            rows, self.target_scaling
+        )
+        initial_weights, signs = _network.initial_parameters(
+            rows.shape[1],
+            self.n_neurons,
+            self.n_outputs_,
+            random_state,
+            _array_api.numpy_dtype(rows.dtype),
+            paired=self.init == "paired",
+        )
+        self.initial_weights_ = _array_api.from_host(initial_weights, rows)
+        self.output_signs_ = _array_api.from_host(signs, rows)
+        self.initial_loss_ = None
+        self.n_step_reductions_ = self.n_evaluations_ = 0
+        self.loss_curve_ = []
+        self.validation_scores_ = None
+
+    def _record(self, result, early_stopping, warm):
+        """The fitted attributes after a solver's run."""
+        self.weights_ = result.weights
         if early_stopping is not None and early_stopping.best_weights is not None:
-            weights = early_stopping.best_weights
+            self.weights_ = early_stopping.best_weights
         if not warm:
             self.initial_loss_ = result.initial_loss
-            self.n_step_reductions_ = self.n_evaluations_ = 0
-            self.loss_curve_ = []
-            self.validation_scores_ = None
-        self.weights_ = weights
-        self.output_signs_ = fitted_signs
         self.learning_rate_ = result.learning_rate
         self.loss_curve_ = self.loss_curve_ + result.loss_curve
         self.n_iter_ = len(self.loss_curve_)
         self.n_step_reductions_ += len(result.reductions)
         self.n_evaluations_ += result.n_evaluations + 1  # + the one at the start
         if early_stopping is not None:
-            self.validation_scores_ = (
-                self.validation_scores_ or []
-            ) + early_stopping.scores
+            previous = self.validation_scores_ or []
+            self.validation_scores_ = previous + early_stopping.scores
             self.best_validation_score_ = early_stopping.best
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-        self._warn_about(result, learning_rate, call)
-        if bridge is not None:
-            bridge.close()  # after the fitted attributes are in place
-        return self
 
-    def _seen(self, rows, input_map, target_map):
-        """The rows as the network sees them: both maps applied."""
-        seen = map_inputs(rows, *input_map, self.input_scaling)
-        return map_targets(seen, *target_map)
+    def _seen(self, rows):
+        """The rows as the network sees them: both fitted maps applied."""
+        seen = map_inputs(
+            rows, self.input_offset_, self.input_scale_, self.input_scaling
+        )
+        return map_targets(seen, self.target_mean_, self.target_scale_)
 
     def predict(self, X):
         """Predict with the trained network.
