@@ -225,12 +225,14 @@ HEADER = (
 )
 
 
-def report(records):
-    """Print the table and each model's R² averaged over the sets."""
-    print(HEADER)
-    for record in records:
-        print(_line(record))
-    print("\nmean R² over the sets (each set weighted equally):")
+def report(records, table=True):
+    """Print the table (unless ``table`` is False) and each model's mean R²."""
+    if table:
+        print(HEADER)
+        for record in records:
+            print(_line(record))
+        print()
+    print("mean R² over the sets (each set weighted equally):")
     for label in dict.fromkeys(r["model"] for r in records):
         means = [np.mean(r["scores"]) for r in records if r["model"] == label]
         fit = sum(np.sum(r["times"]) for r in records if r["model"] == label)
@@ -303,7 +305,8 @@ def main():
     with threadpool_limits(args.threads):
         records = run_panel(models, entries)
     print()
-    report(records)
+    # The lines were printed as they finished; only the summary is new.
+    report(records, table=False)
 
 
 if __name__ == "__main__":
