@@ -15,9 +15,10 @@ time per fold and the number of non-finite predictions.
 
 The baselines:
 
-- ``ridge``: RidgeCV on standardised features (alphas 1e-3 .. 1e3).
-- ``mlp``: MLPRegressor with its defaults (``max_iter=1000``) on standardised
-  features and a standardised target.
+- ``ridge`` and ``mlp``: the command line's baselines
+  (``skexpreg._baselines``): RidgeCV on standardised features (alphas
+  1e-3 .. 1e3), and MLPRegressor (``max_iter=1000``, otherwise its defaults)
+  on standardised features and a standardised target.
 - ``krr``: RBF kernel ridge on standardised features and target,
   ``GridSearchCV`` (inner 3-fold) over alpha and gamma. Exact kernel ridge
   costs O(n^3), so on large training folds the grid search sees a random
@@ -53,10 +54,8 @@ from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.kernel_ridge import KernelRidge
-from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV
-from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
@@ -66,6 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from panel import LOADERS, load_panel  # noqa: E402
 
 from skexpreg import ExponentialRegressor  # noqa: E402
+from skexpreg._baselines import baselines as skexpreg_baselines  # noqa: E402
 
 RANDOM_STATE = 0
 KRR_SEARCH_ROWS = 3000
@@ -124,13 +124,12 @@ def _scaled_target(regressor):
 
 def baselines():
     """The reference models, keyed by their ``--models`` name."""
+    shared = skexpreg_baselines(RANDOM_STATE)
     return {
         "defaults": ExponentialRegressor(random_state=RANDOM_STATE, n_jobs=1),
-        "ridge": make_pipeline(StandardScaler(), RidgeCV(np.logspace(-3, 3, 13))),
-        "mlp": make_pipeline(
-            StandardScaler(),
-            _scaled_target(MLPRegressor(max_iter=1000, random_state=RANDOM_STATE)),
-        ),
+        # the command line's baselines, defined once in the package
+        "ridge": shared["RidgeCV"],
+        "mlp": shared["MLPRegressor"],
         "krr": make_pipeline(StandardScaler(), _scaled_target(SubsampledKernelRidge())),
         "hgb": HistGradientBoostingRegressor(random_state=RANDOM_STATE),
     }
