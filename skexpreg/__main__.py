@@ -55,6 +55,10 @@ def _learning_rate(text):
     return text if text == "auto" else float(text)
 
 
+def _alpha(text):
+    return text if text == "auto" else float(text)
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m skexpreg",
@@ -79,7 +83,7 @@ def _parser():
     )
     parser.add_argument("--n-neurons", type=int, default=128)
     parser.add_argument("--learning-rate", type=_learning_rate, default="auto")
-    parser.add_argument("--alpha", type=float, default=0.3)
+    parser.add_argument("--alpha", type=_alpha, default="auto")
     parser.add_argument("--max-iter", type=int, default=1000)
     parser.add_argument("--solver", choices=sorted(SOLVERS), default="nesterov")
     parser.add_argument(

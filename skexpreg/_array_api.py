@@ -148,11 +148,13 @@ def move_to(array, xp, device):
     return xp.asarray(to_numpy(array), device=device)
 
 
-def from_host(array, rows):
-    """A numpy ``array`` moved to the namespace and device of a row source."""
+def from_host(array, rows, dtype=None):
+    """A numpy ``array`` moved to the namespace and device of a row source
+    (and converted to ``dtype`` of that namespace, if given)."""
     if rows.device is None and is_numpy_namespace(rows.xp):
-        return array
-    return rows.xp.asarray(array, device=rows.device)
+        return array if dtype is None else array.astype(dtype, copy=False)
+    array = rows.xp.asarray(array, device=rows.device)
+    return array if dtype is None else rows.xp.astype(array, dtype)
 
 
 def follow(array, xp, device):

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
 import numpy as np
+from joblib import cpu_count, effective_n_jobs
 from sklearn import get_config
 from threadpoolctl import ThreadpoolController
 
@@ -57,7 +58,8 @@ class BlockRunner:
     multi-threaded 20 x 10 by 10 x 4000 product was measured 75 times slower
     than a single-threaded one), and the cores are used by ``n_threads``.
     Results are always yielded in block order and at most ``2 * n_threads``
-    blocks are in flight. Use as a context manager; outside the context the
+    blocks are in flight. Use as a context manager (re-entrant: only the
+    outermost context starts and stops the threads); outside the context the
     blocks are computed serially, with BLAS as configured.
 
     ``limit_blas=False`` leaves the BLAS threads alone: for namespaces other
@@ -70,8 +72,12 @@ class BlockRunner:
         self.limit_blas = limit_blas
         self._executor = None
         self._limits = None
+        self._depth = 0
 
     def __enter__(self):
+        self._depth += 1
+        if self._depth > 1:
+            return self
         if self.limit_blas:
             self._limits = _blas_controller().limit(limits=1, user_api="blas")
         if self.n_threads > 1:
@@ -79,6 +85,9 @@ class BlockRunner:
         return self
 
     def __exit__(self, *exc_info):
+        self._depth -= 1
+        if self._depth > 0:
+            return
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -102,6 +111,26 @@ class BlockRunner:
             for block in islice(blocks, 1):
                 pending.append(self._executor.submit(func, block))
             yield result
+
+
+def threads_for(n_jobs):
+    """Threads for ``n_jobs``: None means every core this process may use.
+
+    None follows scikit-learn's BLAS- and OpenMP-backed estimators: as many
+    threads as the cores available (``joblib.cpu_count``, which honours CPU
+    affinity and container quotas), but no more than the BLAS thread limit in
+    force, so that inside a parallel search (where joblib limits each
+    worker's BLAS threads) or a ``threadpoolctl`` limit nothing is
+    oversubscribed. An integer is joblib's ``n_jobs`` (-1: all cores).
+    """
+    if n_jobs is not None:
+        return effective_n_jobs(n_jobs)
+    limits = [
+        library["num_threads"]
+        for library in _blas_controller().info()
+        if library["user_api"] in ("blas", "openmp")
+    ]
+    return max(1, min([cpu_count(), *limits]))
 
 
 _controller = []

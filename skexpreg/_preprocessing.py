@@ -13,6 +13,9 @@ is made, and columns are divided by their largest absolute value first, so
 that squares cannot overflow.
 """
 
+from dataclasses import dataclass
+from functools import partial
+
 import numpy as np
 from scipy import sparse
 from sklearn.utils.extmath import row_norms
@@ -20,40 +23,176 @@ from sklearn.utils.extmath import row_norms
 from skexpreg import _array_api
 from skexpreg._blocks import row_blocks
 
+# "standard" clips each feature to these quantiles of the training rows (so
+# that heavy tails and outliers set neither the scale nor the range), and
+# bounds every row the network sees by this quantile of the training rows'
+# norms. Measured on the benchmark panel (docs/defaults.rst).
+CLIP_QUANTILE = 0.025
+RADIUS_QUANTILE = 0.95
+# The quantiles are taken over at most this many rows (a random sample).
+MAX_QUANTILE_ROWS = 20_000
 
-def fit_input_map(rows, input_scaling):
-    """``(offset, scale)``, (d,) vectors of the input map, from the training rows.
 
-    ``"standard"`` standardises each feature (weighted mean and standard
-    deviation; sparse input is only scaled) and divides by the largest
-    standardised row norm; ``"max_norm"`` divides by the largest row norm; a
-    float divides by it; None is the identity. Only rows of positive weight
-    count for the norms. The vectors are float64 (float32 on devices
-    without float64), in the namespace and on the device of the rows.
+@dataclass(frozen=True)
+class InputMap:
+    """What the network sees of a row ``x``.
+
+    ``z = (clip(x, lower, upper) - offset) / scale``, then ``z`` is shrunk
+    onto the ball of radius ``radius`` if it lies outside: every row the
+    network sees, however far outside the training range, has a norm of at
+    most ``radius``. ``offset``, ``scale``, ``lower`` and ``upper`` are (d,)
+    vectors in the namespace and on the device of the rows; ``uniform`` says
+    that the offset is 0 and the scale the same for every feature, and the
+    training rows lie within the bounds (their map is a division by a
+    number, folded into the weights).
     """
-    n_features = rows.shape[1]
-    if input_scaling == "standard":
-        offset, spread = _feature_moments(rows)
-        norm = rows.map_reduce(_largest_row_norm, offset, spread, combine=max)
-        return offset, spread * _positive(norm)
-    if input_scaling == "max_norm":
-        scale = _positive(rows.map_reduce(_largest_row_norm, None, None, combine=max))
-    elif input_scaling is None:
-        scale = 1.0
+
+    offset: object
+    scale: object
+    lower: object
+    upper: object
+    radius: float
+    uniform: bool
+
+
+def fit_input_map(rows, input_scaling, bandwidth, random_state):
+    """The :class:`InputMap` of the training rows.
+
+    ``"standard"`` clips each feature to its weighted 2.5 % and 97.5 %
+    quantiles, standardises it with the weighted mean and standard deviation
+    of the clipped values (sparse input: scaled, not centred, and clipped to
+    its range), and divides all features by one number so that the weighted
+    median norm of the training rows is ``bandwidth``; the radius is the 95 %
+    quantile of their norms. The other choices keep the training rows as
+    they are (``"max_norm"`` divides by the largest row norm, a float by
+    itself, None by 1) and bound other rows by the training rows' range and
+    largest norm. Only rows of positive weight count. Quantiles come from a
+    random sample of at most 20,000 rows (drawn from ``random_state``).
+    """
+    xp = rows.xp
+    if input_scaling != "standard":
+        lower, upper = _column_range(rows)
+        if input_scaling == "max_norm":
+            norm = rows.map_reduce(_largest_row_norm, None, None, combine=max)
+            scale = _positive(norm)
+        else:
+            scale = 1.0 if input_scaling is None else float(input_scaling)
+        offset = xp.zeros_like(lower)
+        scale = xp.full_like(lower, scale)
+        radius = rows.map_reduce(_largest_row_norm, offset, scale, combine=max)
+        return InputMap(offset, scale, lower, upper, radius, uniform=True)
+    X_sample, weight_sample = _sample(rows, random_state)
+    if sparse.issparse(X_sample):
+        lower, upper = _column_range(rows)
     else:
-        scale = float(input_scaling)
-    return _full(rows, n_features, 0.0), _full(rows, n_features, scale)
+        quantiles = _weighted_quantiles(
+            X_sample, weight_sample, [CLIP_QUANTILE, 1 - CLIP_QUANTILE]
+        )
+        dtype = _moment_dtype(rows.X)
+        lower, upper = (_array_api.from_host(q, rows, dtype) for q in quantiles)
+    offset, spread = _feature_moments(rows, lower, upper)
+    host = [_array_api.to_numpy(vector) for vector in (offset, spread, lower, upper)]
+    norms = _row_norms(bound_inputs(X_sample, *host, np.inf))
+    median, far = _weighted_quantiles(norms, weight_sample, [0.5, RADIUS_QUANTILE])
+    median = _positive(float(median))
+    radius = float(bandwidth) * float(far) / median
+    if not radius > 0:  # (nearly) every row at the offset: bound by the largest
+        radius = float(bandwidth) * _positive(float(np.max(norms))) / median
+    scale = spread * (median / float(bandwidth))
+    return InputMap(offset, scale, lower, upper, radius, uniform=False)
 
 
-def map_inputs(rows, offset, scale, input_scaling):
-    """The rows as the network sees them.
+def map_inputs(rows, input_map, *, fitted_rows=False):
+    """The rows as the network sees them (see :class:`InputMap`).
 
-    A uniform scale is folded into the weights (``X`` is not copied); the
-    standard map makes a standardised copy (sparse: scaled only).
+    For the rows the map was fitted on (``fitted_rows``), a uniform map is
+    folded into the weights: ``X`` is not copied. Otherwise the map makes a
+    bounded copy (sparse rows stay sparse).
     """
-    if input_scaling == "standard":
-        return rows.with_inputs(standardize, offset, scale)
-    return rows.with_scale(float(scale[0]))
+    if input_map.uniform and fitted_rows:
+        return rows.with_scale(float(_array_api.largest(input_map.scale)))
+    return rows.with_inputs(
+        bound_inputs,
+        input_map.offset,
+        input_map.scale,
+        input_map.lower,
+        input_map.upper,
+        input_map.radius,
+    )
+
+
+def bound_inputs(X, offset, scale, lower, upper, radius):
+    """``(clip(X, lower, upper) - offset) / scale``, rows shrunk to ``radius``.
+
+    A new array in the dtype of ``X``; sparse ``X`` (whose offset is 0 and
+    whose bounds contain 0) stays sparse.
+    """
+    if sparse.issparse(X):
+        X = X.tocsr(copy=True)
+        X.data = np.clip(X.data, lower[X.indices], upper[X.indices])
+        X = (X @ sparse.diags((1 / scale).astype(X.dtype))).tocsr()
+        shrink = _shrink_factors(row_norms(X), radius)
+        return (sparse.diags(shrink.astype(X.dtype)) @ X).tocsr()
+    xp, is_numpy = _array_api.namespace(X)
+    lower, upper = (_array_api.astype_like(bound, X) for bound in (lower, upper))
+    if is_numpy:
+        bounded = np.clip(X, lower, upper)
+    else:
+        bounded = xp.minimum(xp.maximum(X, lower), upper)
+    bounded -= _array_api.astype_like(offset, X)
+    bounded /= _array_api.astype_like(scale, X)
+    if radius < np.inf:
+        shrink = _shrink_factors(_row_norms(bounded), radius)
+        bounded *= _array_api.astype_like(shrink, X)[:, None]
+    return bounded
+
+
+def _shrink_factors(norms, radius):
+    """1 for rows within the ball, ``radius / norm`` for the others."""
+    xp, _ = _array_api.namespace(norms)
+    outside = norms > radius
+    safe = xp.where(outside, norms, xp.ones_like(norms))
+    return xp.where(outside, radius / safe, xp.ones_like(norms))
+
+
+def _row_norms(X):
+    if sparse.issparse(X):
+        return row_norms(X)
+    xp, is_numpy = _array_api.namespace(X)
+    if is_numpy:
+        return row_norms(X)  # no temporary as large as X
+    return xp.sqrt(xp.sum(X * X, axis=1))
+
+
+def _sample(rows, random_state):
+    """``(X, sample_weight)`` of at most MAX_QUANTILE_ROWS random rows, on the host."""
+    if rows.n_samples > MAX_QUANTILE_ROWS:
+        chosen = random_state.choice(rows.n_samples, MAX_QUANTILE_ROWS, replace=False)
+        rows = rows.take(np.sort(chosen))
+    X, _, sample_weight = rows.gather()
+    return X, np.asarray(sample_weight, dtype=np.float64)
+
+
+def _weighted_quantiles(values, sample_weight, quantiles):
+    """Weighted quantiles of each column of ``values`` (inverted CDF).
+
+    The smallest value whose cumulative weight reaches ``q`` times the total:
+    with integer weights, the quantile of the data with repeated rows.
+    Returns one array (of a row's shape) per quantile.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(values, axis=0, kind="stable")
+    ordered = np.take_along_axis(values, order, axis=0)
+    weights = sample_weight[order] if values.ndim > 1 else sample_weight[order]
+    cumulative = np.cumsum(weights, axis=0)
+    total = cumulative[-1]
+    result = []
+    for q in quantiles:
+        # first position where the cumulative weight reaches q * total
+        index = np.sum(cumulative < q * total - 1e-12 * total, axis=0)
+        index = np.minimum(index, len(values) - 1)
+        result.append(np.take_along_axis(ordered, np.expand_dims(index, 0), axis=0)[0])
+    return result
 
 
 def standardize(X, offset, scale):
@@ -91,8 +230,11 @@ def total_squares(rows):
     return (spread * magnitude) ** 2 * total
 
 
-def _feature_moments(rows):
-    mean, spread, magnitude = _moments(rows, "inputs")
+def _feature_moments(rows, lower, upper):
+    """Weighted mean and standard deviation of each feature clipped to
+    ``[lower, upper]``; sparse features get a zero mean (scaled, not
+    centred) and constant ones a standard deviation of 1."""
+    mean, spread, magnitude = _moments(rows, "inputs", lower, upper)
     xp = rows.xp
     spread = xp.where(spread > 0, spread, xp.ones_like(spread))
     if sparse.issparse(rows.X):
@@ -100,19 +242,31 @@ def _feature_moments(rows):
     return mean * magnitude, spread * magnitude
 
 
-def _moments(rows, part):
+def _moments(rows, part, lower=None, upper=None):
     """``(mean, std, magnitude)`` of each column of ``X`` or ``Y``, weighted.
 
-    ``mean`` and ``std`` are of the columns divided by ``magnitude``, their
-    largest absolute value (1 for all-zero columns).
+    With bounds, of the columns clipped to ``[lower, upper]``. ``mean`` and
+    ``std`` are of the columns divided by ``magnitude``, their largest
+    absolute value (1 for all-zero columns).
     """
     xp = rows.xp
-    magnitude = rows.map_reduce(_column_magnitude, part, combine=_maximum)
+    if lower is None:
+        magnitude = rows.map_reduce(_column_magnitude, part, combine=_maximum)
+    else:
+        magnitude = xp.maximum(xp.abs(lower), xp.abs(upper))
     magnitude = xp.where(magnitude > 0, magnitude, xp.ones_like(magnitude))
     total = rows.map_reduce(_total_weight)
-    mean = rows.map_reduce(_weighted_column_sums, part, magnitude, None) / total
-    variance = rows.map_reduce(_weighted_column_sums, part, magnitude, mean) / total
+    sums = partial(_weighted_column_sums, part=part, lower=lower, upper=upper)
+    mean = rows.map_reduce(sums, magnitude, None) / total
+    variance = rows.map_reduce(sums, magnitude, mean) / total
     return mean, xp.sqrt(variance), magnitude
+
+
+def _column_range(rows):
+    """Smallest and largest value of each feature over rows of positive
+    weight; for sparse rows the range includes 0."""
+    negated_lower, upper = rows.map_reduce(_column_bounds, combine=_maximum)
+    return -negated_lower, upper
 
 
 # Functions of one in-memory piece (X, Y, sample_weight, ..., runner).
@@ -133,18 +287,53 @@ def _total_weight(X, Y, sample_weight, runner):
     return float(xp.sum(xp.astype(sample_weight, _moment_dtype(sample_weight))))
 
 
-def _weighted_column_sums(X, Y, sample_weight, part, magnitude, mean, runner):
+def _column_bounds(X, Y, sample_weight, runner):
+    """``(-min, max)`` of each column over rows of positive weight (both
+    maxima, so that pieces combine with one maximum)."""
+    if sparse.issparse(X):
+        chosen = X[np.flatnonzero(_array_api.to_numpy(sample_weight > 0))]
+        if chosen.shape[0] == 0:
+            return np.full(X.shape[1], -np.inf), np.full(X.shape[1], -np.inf)
+        lower = np.minimum(chosen.min(axis=0).toarray().ravel(), 0)
+        upper = np.maximum(chosen.max(axis=0).toarray().ravel(), 0)
+        return -lower.astype(np.float64), upper.astype(np.float64)
+    xp, _ = _array_api.namespace(X)
+    dtype = _moment_dtype(X)
+    device = _array_api.device_of(X)
+    negated_lower = xp.full(X.shape[1], -np.inf, dtype=dtype, device=device)
+    upper = xp.full(X.shape[1], -np.inf, dtype=dtype, device=device)
+    infinity = xp.asarray(np.inf, dtype=dtype, device=device)
+    for block in row_blocks(X.shape[0], X.shape[1], np.float64):
+        A = xp.astype(X[block, :], dtype)
+        selected = (sample_weight[block] > 0)[:, None]
+        negated_lower = xp.maximum(
+            negated_lower, xp.max(xp.where(selected, -A, -infinity), axis=0)
+        )
+        upper = xp.maximum(upper, xp.max(xp.where(selected, A, -infinity), axis=0))
+    return negated_lower, upper
+
+
+def _weighted_column_sums(
+    X, Y, sample_weight, magnitude, mean, runner, *, part, lower, upper
+):
     """``sum_i s_i a_i`` (``mean`` None) or ``sum_i s_i (a_i - mean)^2`` per
-    column, for ``a_i`` the rows of ``X`` or ``Y`` divided by ``magnitude``."""
+    column, for ``a_i`` the rows of ``X`` or ``Y`` clipped to ``[lower,
+    upper]`` (if given) and divided by ``magnitude``."""
     A = X if part == "inputs" else Y
     if sparse.issparse(A):
+        if lower is not None:
+            A = A.tocsr(copy=True)
+            A.data = np.clip(A.data, lower[A.indices], upper[A.indices])
         return _sparse_weighted_column_sums(A, sample_weight, magnitude, mean)
     xp, _ = _array_api.namespace(A)
     dtype = _moment_dtype(A)
     weight = xp.astype(sample_weight, dtype)
     total = xp.zeros(A.shape[1], dtype=dtype, device=_array_api.device_of(A))
     for block in row_blocks(A.shape[0], A.shape[1], np.float64):
-        scaled = xp.astype(A[block, :], dtype) / magnitude
+        scaled = xp.astype(A[block, :], dtype)
+        if lower is not None:
+            scaled = xp.minimum(xp.maximum(scaled, lower), upper)
+        scaled = scaled / magnitude
         if mean is not None:
             scaled = (scaled - mean) ** 2
         total = total + weight[block] @ scaled

@@ -12,6 +12,7 @@ documentation's architecture page.
 import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass
+from dataclasses import replace as _replace
 from functools import partial
 from numbers import Integral, Real
 
@@ -30,11 +31,13 @@ from skexpreg._callbacks import (
     ScikitLearnCallbacks,
 )
 from skexpreg._preprocessing import (
+    InputMap,
     fit_input_map,
     fit_target_map,
     map_inputs,
     map_targets,
 )
+from skexpreg._regularization import FALLBACK_ALPHA, choose_alpha
 from skexpreg._rows import fit_rows, predict_rows
 from skexpreg._solvers import SOLVERS
 from skexpreg._step_size import learning_rate_schedule
@@ -116,16 +119,30 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     input_scaling : {"standard", "max_norm"}, float or None, \
             default="standard"
-        How inputs are mapped before the network sees them, always by an
-        affine map fitted on the training rows (those with positive weight).
+        How inputs are mapped before the network sees them, by a map fitted
+        on the training rows (those with positive weight). ``"standard"``
+        clips each feature to its 2.5 % and 97.5 % training quantiles,
+        standardises it (weighted mean and standard deviation of the clipped
+        values; sparse input is only scaled, and clipped to its range) and
+        divides all features by one number so that the median norm of the
+        training rows is ``bandwidth``: typical rows, not outliers, set the
+        scale, and the model does not depend on the features' units.
         ``"max_norm"`` divides by the largest training row norm, so that the
-        training rows lie in the unit ball as the theory assumes.
-        ``"standard"`` first standardises each feature (weighted mean and
-        standard deviation; sparse input is only scaled, not centred) and then
-        divides by the largest row norm, so the rows again lie in the unit
-        ball; it makes the model independent of the features' units. A float
+        training rows lie in the unit ball as the theory assumes; a float
         divides by that number; ``None`` uses the inputs as given (the
-        paper's setting).
+        paper's setting). Whatever the choice, every row is then clipped to
+        the training range and shrunk onto a ball (``input_radius_``), so
+        that predictions stay bounded however far a row lies outside the
+        training range (see the documentation's page on the model).
+
+    bandwidth : float, default=0.35
+        With ``input_scaling="standard"``, the median norm of the training
+        rows as the network sees them: the scale of the neural tangent
+        kernel :math:`\\langle x, x' \\rangle \\exp(\\|x + x'\\|^2 / 2)`.
+        Larger values use more of the exponential's curvature (a more
+        non-linear model), smaller ones make it closer to linear. The
+        default was the best single value on the benchmark panel; search it
+        like any other parameter.
 
     target_scaling : bool, default=True
         Standardise the targets (weighted mean and standard deviation)
@@ -176,9 +193,13 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         Patience of early stopping, in steps.
 
     n_jobs : int, default=None
-        Number of threads for the row-blocked computations. ``None`` means 1
-        unless in a :func:`joblib.parallel_config` context; ``-1`` means all
-        cores. Results do not depend on it beyond floating-point round-off.
+        Number of threads for the row-blocked computations. ``None`` means
+        every core the process may use, but no more threads than the BLAS
+        thread limit in force (so inside a parallel grid search, where joblib
+        limits each worker's threads, or under ``threadpoolctl``'s
+        ``threadpool_limits``, nothing is oversubscribed), as scikit-learn's
+        BLAS- and OpenMP-backed estimators do; ``-1`` means all cores.
+        Results do not depend on it beyond floating-point round-off.
         Only used for numpy input: other array API namespaces compute each
         block with their own parallelism.
 
@@ -196,8 +217,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     weights_ : ndarray of shape (n_features, n_neurons)
         The trained hidden weights :math:`W(T)` (with ``early_stopping``, those
         with the best validation score), one column :math:`w_r` per neuron,
-        acting on the scaled inputs
-        ``(X - input_offset_) / input_scale_``.
+        acting on the inputs as the network sees them (see
+        ``input_scale_``).
 
     initial_weights_ : ndarray of shape (n_features, n_neurons)
         The initial hidden weights :math:`W(0)`.
@@ -241,12 +262,24 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``early_stopping``).
 
     input_offset_ : ndarray of shape (n_features,)
-        Subtracted from the inputs before scaling (zero unless
+        Subtracted from the (clipped) inputs before scaling (zero unless
         ``input_scaling="standard"`` on dense input).
 
     input_scale_ : ndarray of shape (n_features,)
-        The network sees ``(X - input_offset_) / input_scale_``: one divisor
-        per feature (all equal unless ``input_scaling="standard"``).
+        The network sees ``(clip(X, input_lower_, input_upper_) -
+        input_offset_) / input_scale_``, shrunk onto the ball of radius
+        ``input_radius_``: one divisor per feature (all equal unless
+        ``input_scaling="standard"``).
+
+    input_lower_, input_upper_ : ndarray of shape (n_features,)
+        Each feature is clipped to this range first (the training quantiles
+        or range, see ``input_scaling``).
+
+    input_radius_ : float
+        No row the network sees has a larger norm, so that
+        :math:`|F(W, x)| \\le \\frac{1}{\\sqrt{m}} \\sum_r
+        \\exp(\\|w_r\\| \\, r)` with :math:`r` = ``input_radius_`` for
+        every finite input row.
 
     target_mean_ : ndarray of shape (n_outputs,)
         Subtracted from the targets (0 without ``target_scaling``).
@@ -298,12 +331,13 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "input_scaling": [
             StrOptions({"max_norm", "standard"}),
             Interval(Real, 0, None, closed="neither"),
             None,
         ],
+        "bandwidth": [Interval(Real, 0, None, closed="neither")],
         "target_scaling": ["boolean"],
         "init": [StrOptions({"gaussian", "paired"})],
         "solver": [StrOptions(set(SOLVERS))],
@@ -323,8 +357,9 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         learning_rate="auto",
         max_iter=1000,
         tol=1e-6,
-        alpha=0.3,
+        alpha="auto",
         input_scaling="standard",
+        bandwidth=0.35,
         target_scaling=True,
         init="paired",
         solver="nesterov",
@@ -342,6 +377,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.tol = tol
         self.alpha = alpha
         self.input_scaling = input_scaling
+        self.bandwidth = bandwidth
         self.target_scaling = target_scaling
         self.init = init
         self.solver = solver
@@ -388,6 +424,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             learning_rate=self.learning_rate,
             early_stopping=self.early_stopping,
             method="fit",
+            verbose=self.verbose,
         )
         return self._fit(X, y, sample_weight, call)
 
@@ -433,6 +470,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             ),
             early_stopping=False,
             method="partial_fit",
+            verbose=self.verbose,
         )
         return self._fit(X, y, sample_weight, call)
 
@@ -469,10 +507,10 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         else:
             self.output_signs_ = signs
         start = self.weights_ if warm else self.initial_weights_
-        solver = SOLVERS[call.solver]
 
         with ExitStack() as context:
-            seen = context.enter_context(self._seen(rows))
+            seen = context.enter_context(self._seen(rows, fitted_rows=not warm))
+            alpha = self._choose_alpha(seen, signs, call, random_state)
             early_stopping = None
             if validation is not None:
                 validation = context.enter_context(self._seen(validation))
@@ -485,31 +523,15 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 self, call.max_iter, rows.raw, self.output_signs_
             )
             callbacks = CallbackList([early_stopping, bridge])
-            objective = partial(
-                _objective,
+            result, learning_rate = self._train(
                 seen,
                 signs,
-                initial_weights=self.initial_weights_,
-                alpha=float(self.alpha),
-            )
-            initial = objective(start)
-            self._check_initial_loss(initial[0], seen)
-            learning_rate, step_bound = None, None
-            if solver.uses_learning_rate:
-                learning_rate, step_bound = learning_rate_schedule(
-                    call.learning_rate, seen, start, float(self.alpha), random_state
-                )
-            result = solver.solve(
-                objective,
+                alpha,
                 start,
-                learning_rate=learning_rate,
-                step_bound=step_bound,
-                max_iter=call.max_iter,
-                tol=call.tol,
-                initial=initial,
+                call,
+                random_state,
                 callback=callbacks if callbacks.callbacks else None,
                 progress=early_stopping.describe if early_stopping else None,
-                verbose=self.verbose,
             )
 
         self._record(result, early_stopping, warm)
@@ -518,6 +540,71 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             bridge.close()  # after the fitted attributes are in place
         return self
 
+    def _choose_alpha(self, seen, signs, call, random_state):
+        """The ridge strength of this fit (``alpha_``), chosen on held-out
+        rows for ``alpha="auto"``."""
+        if self.alpha != "auto":
+            self.alpha_, self.alpha_scores_ = float(self.alpha), None
+        elif not call.warm and call.method == "fit":
+            quiet = _replace(call, verbose=0)
+
+            def train(rows, alpha, weights):
+                start = self.initial_weights_ if weights is None else weights
+                result, _ = self._train(rows, signs, alpha, start, quiet, random_state)
+                return result.weights
+
+            def score(rows, weights):
+                return rows.r2_score(weights, signs)
+
+            choice = choose_alpha(seen, train, score, random_state)
+            self.alpha_, self.alpha_scores_ = choice.alpha, choice.scores
+            if self.verbose:
+                scores = ", ".join(f"{a:g}: {r:.4f}" for a, r in choice.scores.items())
+                print(
+                    f"alpha='auto': validation R2 by alpha {{{scores}}}; "
+                    f"alpha_ = {self.alpha_:.3g}"
+                )
+        elif not hasattr(self, "alpha_"):  # partial_fit's first call
+            self.alpha_, self.alpha_scores_ = FALLBACK_ALPHA, None
+        return self.alpha_
+
+    def _train(
+        self,
+        rows,
+        signs,
+        alpha,
+        start,
+        call,
+        random_state,
+        callback=None,
+        progress=None,
+    ):
+        """Run the solver on ``rows`` from ``start``; ``(result, learning_rate)``."""
+        solver = SOLVERS[call.solver]
+        objective = partial(
+            _objective, rows, signs, initial_weights=self.initial_weights_, alpha=alpha
+        )
+        initial = objective(start)
+        self._check_initial_loss(initial[0], rows)
+        learning_rate, step_bound = None, None
+        if solver.uses_learning_rate:
+            learning_rate, step_bound = learning_rate_schedule(
+                call.learning_rate, rows, start, alpha, random_state
+            )
+        result = solver.solve(
+            objective,
+            start,
+            learning_rate=learning_rate,
+            step_bound=step_bound,
+            max_iter=call.max_iter,
+            tol=call.tol,
+            initial=initial,
+            callback=callback,
+            progress=progress,
+            verbose=call.verbose,
+        )
+        return result, learning_rate
+
     def _initialize(self, rows, random_state):
         """The input and target maps, W(0) and the signs, from the training rows.
 
@@ -525,7 +612,12 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         weights of each step.
         """
         self.n_outputs_ = rows.Y.shape[1]
-        self.input_offset_, self.input_scale_ = fit_input_map(rows, self.input_scaling)
+        input_map = fit_input_map(
+            rows, self.input_scaling, self.bandwidth, random_state
+        )
+        self.input_offset_, self.input_scale_ = input_map.offset, input_map.scale
+        self.input_lower_, self.input_upper_ = input_map.lower, input_map.upper
+        self.input_radius_ = input_map.radius
         self.target_mean_, self.target_scale_ = fit_target_map(
             rows, self.target_scaling
         )
@@ -564,12 +656,20 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _seen(self, rows):
+    def _seen(self, rows, fitted_rows=False):
         """The rows as the network sees them: both fitted maps applied."""
-        seen = map_inputs(
-            rows, self.input_offset_, self.input_scale_, self.input_scaling
-        )
+        seen = map_inputs(rows, self._input_map(), fitted_rows=fitted_rows)
         return map_targets(seen, self.target_mean_, self.target_scale_)
+
+    def _input_map(self):
+        return InputMap(
+            self.input_offset_,
+            self.input_scale_,
+            self.input_lower_,
+            self.input_upper_,
+            self.input_radius_,
+            uniform=self.input_scaling != "standard",
+        )
 
     def predict(self, X):
         """Predict with the trained network.
@@ -597,9 +697,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         _array_api.check_same_namespace(X, self, attribute="weights_", method="predict")
         rows = predict_rows(self, X, self.weights_, n_jobs=self.n_jobs)
-        seen = map_inputs(
-            rows, self.input_offset_, self.input_scale_, self.input_scaling
-        )
+        seen = map_inputs(rows, self._input_map())
         with seen:
             return seen.outputs(
                 _network.predict,
@@ -687,3 +785,4 @@ class _FitCall:
     learning_rate: object
     early_stopping: bool
     method: str
+    verbose: int = 0

@@ -32,13 +32,12 @@ import importlib
 import operator
 
 import numpy as np
-from joblib import effective_n_jobs
 from scipy import sparse
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from skexpreg import _array_api, _network, _preprocessing
-from skexpreg._blocks import BlockRunner
+from skexpreg._blocks import BlockRunner, threads_for
 
 
 class Rows:
@@ -142,6 +141,10 @@ class Rows:
             1 - residual / np.where(constant, 1.0, total),
         )
         return float(np.mean(scores))
+
+    def total_weight(self):
+        """The sum of the sample weights, a float."""
+        return float(self.map_reduce(_preprocessing._total_weight))
 
     def squared_targets(self):
         """``1/2 sum_i s_i ||y_i||^2``, the loss of the zero network."""
@@ -269,8 +272,7 @@ def fit_rows(estimator, X, y, sample_weight, *, reset, dtype=None, n_jobs=None):
     if not _array_api.total(sample_weight) > 0:
         raise ValueError("sample_weight must contain at least one positive value.")
     raw = (X, Y if y.ndim == 2 else Y[:, 0], sample_weight)
-    n_threads = effective_n_jobs(n_jobs)
-    return InMemoryRows(X, Y, sample_weight, n_threads=n_threads, raw=raw)
+    return InMemoryRows(X, Y, sample_weight, n_threads=threads_for(n_jobs), raw=raw)
 
 
 def predict_rows(estimator, X, weights, *, n_jobs=None):
@@ -302,7 +304,7 @@ def predict_rows(estimator, X, weights, *, n_jobs=None):
         X = X.astype(np.result_type(X.dtype, weights.dtype), copy=False)
     else:
         X = xp.astype(X, xp.result_type(X.dtype, weights.dtype), copy=False)
-    return InMemoryRows(X, n_threads=effective_n_jobs(n_jobs))
+    return InMemoryRows(X, n_threads=threads_for(n_jobs))
 
 
 # Backends other than in-memory rows: modules with ``accepts(X, y,

@@ -452,7 +452,7 @@ def ntk_diagnostics(
     ratio = final_loss / estimator.initial_loss_ if estimator.initial_loss_ else 0.0
     observed = float(ratio ** (1 / (2 * n_iter))) if n_iter else 1.0
     eta = estimator.learning_rate_
-    predicted = None if eta is None else 1 - eta * (lambda_min_0 + estimator.alpha)
+    predicted = None if eta is None else 1 - eta * (lambda_min_0 + estimator.alpha_)
     return NTKDiagnostics(
         lambda_min_initial=lambda_min_0,
         lambda_max_initial=lambda_max_0,
@@ -470,9 +470,11 @@ def ntk_diagnostics(
 def network_inputs(estimator, X):
     """The rows ``X`` as a fitted estimator's network sees them.
 
-    The estimator's input map applied to ``X`` (for the default
-    ``input_scaling="standard"``, ``(X - input_offset_) / input_scale_``):
-    what the kernels of this module take for that estimator.
+    The estimator's input map applied to ``X``: each feature clipped to
+    ``[input_lower_, input_upper_]``, then ``(X - input_offset_) /
+    input_scale_``, then rows shrunk onto the ball of radius
+    ``input_radius_``; what the kernels of this module take for that
+    estimator.
 
     Parameters
     ----------
@@ -488,10 +490,8 @@ def network_inputs(estimator, X):
     """
     check_is_fitted(estimator)
     rows = _rows.predict_rows(estimator, X, estimator.weights_)
-    seen = _preprocessing.map_inputs(
-        rows, estimator.input_offset_, estimator.input_scale_, estimator.input_scaling
-    )
-    return seen.X / seen.scale if seen.scale != 1.0 else seen.X
+    seen = _preprocessing.map_inputs(rows, estimator._input_map())
+    return seen.X
 
 
 def _relative_kernel_drift(

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
+from bounds import assert_bounded
 from numpy.testing import assert_allclose
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
@@ -101,7 +102,7 @@ def test_fit_matches_numpy_to_round_off(xp, dispatch, solver, max_iter):
     assert_allclose(estimator.loss_curve_, reference.loss_curve_, rtol=1e-8)
     if solver != "lbfgs":
         assert estimator.learning_rate_ == pytest.approx(
-            reference.learning_rate_, rel=1e-12
+            reference.learning_rate_, rel=1e-8
         )
 
 
@@ -164,8 +165,8 @@ def test_float32_input_is_computed_in_float32(xp, dispatch):
 def test_partial_fit_and_warm_start_match_numpy(xp, dispatch):
     X, y, _ = _data()
     X_xp, y_xp = xp.asarray(X), xp.asarray(y)
-    reference = ExponentialRegressor(8, random_state=0)
-    estimator = ExponentialRegressor(8, random_state=0)
+    reference = ExponentialRegressor(8, alpha=0.3, random_state=0)
+    estimator = ExponentialRegressor(8, alpha=0.3, random_state=0)
     for _ in range(3):
         reference.partial_fit(X, y)
         estimator.partial_fit(X_xp, y_xp)
@@ -203,12 +204,11 @@ def test_without_float64_the_fit_falls_back_to_float32(xp, dispatch, monkeypatch
         _array_api.to_numpy(predictions), reference.predict(X), rtol=1e-3, atol=1e-3
     )
 
-    # The overflow guard works with float32's much smaller range (exp
-    # overflows at 88.7): far rows are clipped, with a warning, not inf.
-    far = xp.asarray(np.vstack([X[:3], 1e3 * X[3:5]]))
-    with pytest.warns(RuntimeWarning, match="2 of 5 rows .* overflows float32"):
-        far_predictions = estimator.predict(far)
-    assert bool(xp.all(xp.isfinite(far_predictions)))
+    # Far rows are bounded by the input map, even in float32 (whose exp
+    # overflows at 88.7).
+    far = xp.asarray(np.vstack([X[:3], 1e3 * X[3:5], 1e30 * X[5:7]]))
+    far_predictions = estimator.predict(far)
+    assert_bounded(estimator, far_predictions)
     assert_allclose(
         _array_api.to_numpy(far_predictions[:3]),
         _array_api.to_numpy(predictions[:3]),

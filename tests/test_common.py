@@ -1,14 +1,41 @@
-"""scikit-learn's estimator checks, with no expected failures."""
+"""scikit-learn's estimator checks.
+
+The only expected failures are the sample-weight equivalence checks under
+the default ``alpha="auto"``, which holds training rows out at random to
+choose the ridge strength: a row of integer weight 2 is held out whole,
+while its two repeated copies can land on either side. scikit-learn expects
+the same failures of its own estimators that choose hyper-parameters on
+held-out rows; with a fixed ``alpha`` the checks pass.
+"""
 
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
 from skexpreg import ExponentialRegressor
 
+HELD_OUT_ROWS = (
+    "alpha='auto' chooses alpha on randomly held-out rows, so integer "
+    "weights are not equivalent to repeated rows"
+)
+AUTO_ALPHA_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data": HELD_OUT_ROWS,
+    "check_sample_weight_equivalence_on_sparse_data": HELD_OUT_ROWS,
+}
 
-@parametrize_with_checks([ExponentialRegressor(n_neurons=64, random_state=0)])
+
+def _expected_failures(estimator):
+    return AUTO_ALPHA_FAILURES if estimator.alpha == "auto" else {}
+
+
+@parametrize_with_checks(
+    [
+        ExponentialRegressor(n_neurons=64, random_state=0),
+        ExponentialRegressor(n_neurons=64, alpha=0.3, random_state=0),
+    ],
+    expected_failed_checks=_expected_failures,
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
 def test_check_estimator_with_defaults():
-    check_estimator(ExponentialRegressor())
+    check_estimator(ExponentialRegressor(), expected_failed_checks=AUTO_ALPHA_FAILURES)

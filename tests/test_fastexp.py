@@ -76,7 +76,7 @@ def test_fit_with_the_kernel_equals_the_fit_with_numpy(monkeypatch):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(600, 6))
     y = np.sin(X[:, 0]) + X[:, 1] ** 2
-    params = dict(n_neurons=256, max_iter=50, tol=0.0, random_state=0)
+    params = dict(n_neurons=256, max_iter=50, tol=0.0, alpha=0.3, random_state=0)
     kernel, calls = _fastexp._compiled(), []
 
     def counted(values):

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from bounds import assert_bounded
 from numpy.testing import assert_allclose
 from scipy import sparse
 from sklearn import config_context
@@ -181,14 +182,22 @@ def test_huge_raw_inputs_with_scaling_fit_fine(data, input_scaling):
     assert_allclose(model.predict(X * 1e200), small.predict(X), rtol=1e-6)
 
 
-def test_inputs_far_outside_training_range_give_finite_predictions(data):
+@pytest.mark.parametrize("input_scaling", ["standard", "max_norm", None, 2.0])
+@pytest.mark.parametrize("container", [np.asarray, sparse.csr_matrix])
+def test_inputs_far_outside_training_range_give_bounded_predictions(
+    data, input_scaling, container
+):
     X, y = data
-    model = _fit_quietly(_fast(), X, y)
-    far = np.vstack([X[:3], X[:2] * 1e6, -X[:2] * 1e300])
-    with pytest.warns(RuntimeWarning, match="4 of 7 rows .* clipped"):
-        predictions = model.predict(far)
-    assert np.isfinite(predictions).all()
-    assert_allclose(predictions[:3], model.predict(X[:3]))
+    model = _fit_quietly(_fast(input_scaling=input_scaling), container(X), y)
+    far = np.vstack([X[:3], X[:2] * 1e3, -X[:2] * 1e6, X[:2] * 1e300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about: bounded
+        predictions = model.predict(container(far))
+    assert_bounded(model, predictions)
+    assert_allclose(predictions[:3], model.predict(container(X[:3])))
+    assert_allclose(
+        model.predict(container(X[:3] * 1e300)), predictions[-1], rtol=1e-12
+    )
 
 
 def test_huge_targets_are_standardised(data):
@@ -204,13 +213,13 @@ def test_huge_targets_without_scaling_raise_a_clear_error(data):
         _fast(target_scaling=False).fit(X, y * 1e300)
 
 
-def test_float32_overflow_guard(data):
+def test_float32_far_rows_are_bounded(data):
     X, y = data
     X32 = X.astype(np.float32)
     model = _fit_quietly(_fast(), X32, y)
-    with pytest.warns(RuntimeWarning, match="float32"):
-        predictions = model.predict(X32 * np.float32(1e4))
-    assert np.isfinite(predictions).all()
+    predictions = model.predict(X32 * np.float32(1e30))
+    assert predictions.dtype == np.float32
+    assert_bounded(model, predictions)
 
 
 # --- bad input ----------------------------------------------------------------
@@ -297,10 +306,16 @@ def test_negative_or_all_zero_sample_weight_is_rejected(data):
 
 
 def test_integer_sample_weight_equals_repeated_rows(data):
+    # With a fixed alpha; alpha="auto" holds rows out at random, and repeated
+    # rows are held out one by one (the weight-equivalence checks of
+    # test_common are expected to fail for it, as for scikit-learn's CV
+    # estimators).
     X, y = data
     weights = np.random.RandomState(0).randint(0, 3, size=len(y))
-    weighted = _fit_quietly(_fast(), X, y, sample_weight=weights)
-    repeated = _fit_quietly(_fast(), np.repeat(X, weights, 0), np.repeat(y, weights))
+    weighted = _fit_quietly(_fast(alpha=0.3), X, y, sample_weight=weights)
+    repeated = _fit_quietly(
+        _fast(alpha=0.3), np.repeat(X, weights, 0), np.repeat(y, weights)
+    )
     assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-7)
 
 
@@ -309,17 +324,26 @@ def test_integer_sample_weight_equals_repeated_rows(data):
 
 def test_all_solvers_reach_the_same_minimum_of_a_strongly_convex_loss(data):
     X, y = data
-    # A strong ridge toward W(0) makes the loss strongly convex around it.
+    # A strong ridge toward W(0) makes the loss strongly convex around it;
+    # the max_norm map leaves it ill-conditioned enough for momentum to pay.
     fits = {
         solver: _fit_quietly(
-            _fast(solver=solver, alpha=5.0, tol=1e-12, max_iter=3000), X, y
+            _fast(
+                solver=solver,
+                alpha=5.0,
+                tol=1e-12,
+                max_iter=3000,
+                input_scaling="max_norm",
+            ),
+            X,
+            y,
         )
         for solver in ("gd", "nesterov", "lbfgs")
     }
     reference = fits["lbfgs"]
     for solver, model in fits.items():
         assert model.n_iter_ < 3000, f"{solver} did not converge"
-        assert_allclose(model.weights_, reference.weights_, atol=2e-5)
+        assert_allclose(model.weights_, reference.weights_, atol=1e-4)
         assert_allclose(model.predict(X), reference.predict(X), rtol=1e-5)
     assert fits["nesterov"].n_evaluations_ < fits["gd"].n_evaluations_ / 2
 
@@ -328,7 +352,7 @@ def test_nesterov_loss_curve_is_monotone_and_counts_evaluations(data):
     X, y = data
     model = _fit_quietly(_fast(solver="nesterov", max_iter=300, tol=0), X, y)
     losses = np.array([model.initial_loss_, *model.loss_curve_])
-    assert np.all(np.diff(losses) <= 0)
+    assert np.all(np.diff(losses) <= 1e-12 * losses[:-1])  # up to round-off
     assert model.n_evaluations_ >= model.n_iter_ + 1
     plain = _fit_quietly(_fast(solver="gd", max_iter=300, tol=0), X, y)
     assert model.loss_curve_[-1] < plain.loss_curve_[-1]
@@ -339,7 +363,7 @@ def test_nesterov_loss_curve_is_monotone_and_counts_evaluations(data):
 
 def test_warm_start_continues_the_same_iteration(data):
     X, y = data
-    fixed = {"solver": "gd", "learning_rate": 1e-3, "tol": 0.0}
+    fixed = {"solver": "gd", "learning_rate": 1e-3, "tol": 0.0, "alpha": 0.3}
     once = _fit_quietly(_fast(max_iter=40, **fixed), X, y)
     twice = _fast(max_iter=20, warm_start=True, **fixed)
     _fit_quietly(twice, X, y)
@@ -405,7 +429,7 @@ def test_early_stopping_works_with_every_solver(data, solver):
 
 def test_partial_fit_takes_one_gradient_step_per_call(data):
     X, y = data
-    fixed = {"learning_rate": 1e-3}
+    fixed = {"learning_rate": 1e-3, "alpha": 0.3}
     streamed = _fast(**fixed)
     for _ in range(5):
         streamed.partial_fit(X, y)
@@ -436,6 +460,9 @@ def test_verbose_prints_progress_with_validation_score(data, capsys):
     assert capsys.readouterr().out == ""  # silent by default
     _fit_quietly(_fast(max_iter=40, tol=0.0, verbose=1, early_stopping=True), X, y)
     lines = capsys.readouterr().out.strip().splitlines()
+    # alpha="auto": one line on the path, then the final fit's progress
+    assert lines[0].startswith("alpha='auto': validation R2 by alpha {10: ")
+    lines = lines[1:]
     assert 2 <= len(lines) <= 12
     assert all(line.startswith("Iteration ") for line in lines)
     assert all("validation R2 = " in line and "elapsed = " in line for line in lines)

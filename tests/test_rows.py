@@ -82,6 +82,16 @@ def _host(array):
     return _array_api.to_numpy(array)
 
 
+def _fields(input_map):
+    return [
+        input_map.offset,
+        input_map.scale,
+        input_map.lower,
+        input_map.upper,
+        input_map.radius,
+    ]
+
+
 def _sources(convert, context, input_scaling):
     """The numpy source and the backend's, with both maps applied."""
     X, y, weight = _data()
@@ -96,9 +106,11 @@ def _sources(convert, context, input_scaling):
                 *_convert_all(to_backend, X, y, weight),
                 reset=True,
             )
-            input_map = fit_input_map(rows, input_scaling)
+            input_map = fit_input_map(
+                rows, input_scaling, 0.35, np.random.RandomState(0)
+            )
             target_map = fit_target_map(rows, True)
-            seen = map_targets(map_inputs(rows, *input_map, input_scaling), *target_map)
+            seen = map_targets(map_inputs(rows, input_map), *target_map)
             sources.append((rows, seen, input_map, target_map))
     return sources
 
@@ -110,7 +122,9 @@ def test_every_backend_answers_the_protocol_like_numpy(backend):
     (_, reference, ref_inputs, ref_targets), (rows, seen, inputs, targets) = _sources(
         convert, context, input_scaling
     )
-    for expected, actual in zip(ref_inputs + ref_targets, inputs + targets):
+    for expected, actual in zip(_fields(ref_inputs), _fields(inputs)):
+        assert_allclose(_host(actual), expected, rtol=1e-12)
+    for expected, actual in zip(ref_targets, targets):
         assert_allclose(_host(actual), expected, rtol=1e-12)
     rng = np.random.RandomState(1)
     weights = 0.5 * rng.randn(4, 6)

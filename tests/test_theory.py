@@ -8,7 +8,12 @@ from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 
 from skexpreg import ExponentialRegressor
-from skexpreg.ntk import NTKDiagnostics, empirical_ntk, ntk_diagnostics
+from skexpreg.ntk import (
+    NTKDiagnostics,
+    empirical_ntk,
+    network_inputs,
+    ntk_diagnostics,
+)
 
 PAPER = {
     "input_scaling": None,
@@ -100,7 +105,11 @@ def test_diagnostics_use_the_scaled_inputs(sphere_data):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X * 50 + 3, y)
     diagnostics = ntk_diagnostics(model, X * 50 + 3)
-    seen = (X * 50 + 3 - model.input_offset_) / model.input_scale_
+    seen = np.clip(X * 50 + 3, model.input_lower_, model.input_upper_)
+    seen = (seen - model.input_offset_) / model.input_scale_
+    norms = np.linalg.norm(seen, axis=1, keepdims=True)
+    seen *= np.minimum(1, model.input_radius_ / norms)
+    assert_allclose(network_inputs(model, X * 50 + 3), seen, rtol=1e-12)
     expected = np.linalg.eigvalsh(empirical_ntk(seen, model.initial_weights_))[-1]
     assert_allclose(diagnostics.lambda_max_initial, expected, rtol=1e-9)
 
