@@ -111,8 +111,8 @@ def _temporary(path, temporaries):
         umask = os.umask(0)  # read it: there is no other way
         os.umask(umask)
         mode = 0o666 & ~umask
-    os.fchmod(descriptor, mode)  # mkstemp makes it private (0600)
     os.close(descriptor)
+    os.chmod(name, mode)  # mkstemp makes it private (0600)
     return name
 
 
