@@ -11,55 +11,157 @@
 * ``python -m skexpreg predict --model MODEL --data FILE.csv``: predictions
   for the rows of a CSV, written as CSV.
 
-A ``.joblib`` (pickle) model file runs code when it is loaded: load only
-files you made or trust. A ``.skops`` file (``pip install skops``) is loaded
-safely: only known types are rebuilt, and anything else is refused unless
-listed and accepted with ``--trust``.
+Problems with the user's files and data are reported as one line,
+``error: ...`` on stderr, with exit status 2. Model files are handled by
+:mod:`skexpreg._cli_model` (safe formats, atomic saves, checksums).
+
+``--help`` and ``--version`` import neither scikit-learn nor the estimator
+(they take seconds to import): the help shows the estimator's defaults read
+from its source, and the heavy modules are imported when a command runs.
 """
 
 import argparse
-import csv
+import ast
+import contextlib
+import math
 import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-from sklearn.datasets import load_diabetes
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import mean_absolute_error
-from sklearn.model_selection import GridSearchCV, train_test_split
-from sklearn.pipeline import make_pipeline
-
-from skexpreg import ExponentialRegressor, __version__
-from skexpreg._baselines import baselines
+from skexpreg import __version__
 from skexpreg._cli_data import (
     DataError,
-    features_for,
+    _printable,
+    is_sparse,
+    names,
+    prediction_data,
     preprocessing,
-    read_csv,
-    split_features,
+    read_header,
+    read_table,
+    shown,
+    training_data,
 )
-from skexpreg._solvers import SOLVERS
 
 #: The grid of ``--search``: widths, steps and ridge strengths.
 SEARCH_GRID = {
     "exponentialregressor__n_neurons": [64, 256],
-    "exponentialregressor__learning_rate": ["auto", 1e-3],
-    "exponentialregressor__alpha": [0.03, 0.3, 3.0],
+    "exponentialregressor__bandwidth": [0.25, 0.35, 0.5],
 }
+_SEARCH_FOLDS = 3
+# A held-out R² needs at least two rows; so does each fold of --search.
+_MIN_SCORED_ROWS = 2
+# Fits shorter than this show no progress lines.
+_PROGRESS_AFTER_S = 1.0
+# The estimator options of the command line (ExponentialRegressor parameters).
+_ESTIMATOR_OPTIONS = (
+    "n_neurons",
+    "learning_rate",
+    "alpha",
+    "max_iter",
+    "solver",
+    "early_stopping",
+)
 
 
-def _learning_rate(text):
-    return text if text == "auto" else float(text)
+def _source_tree(module):
+    return ast.parse(Path(__file__).with_name(f"{module}.py").read_text("utf-8"))
 
 
-def _alpha(text):
-    return text if text == "auto" else float(text)
+def _estimator_defaults():
+    """``ExponentialRegressor().get_params()``, read from the estimator's source.
+
+    Importing the estimator imports scikit-learn and scipy, which takes
+    seconds; reading ``__init__``'s defaults from the source takes
+    milliseconds. tests/test_cli.py checks that both agree; if the source
+    cannot be read, the estimator is imported after all.
+    """
+    try:
+        for node in ast.walk(_source_tree("_regressor")):
+            if isinstance(node, ast.ClassDef) and node.name == "ExponentialRegressor":
+                init = next(
+                    item
+                    for item in node.body
+                    if isinstance(item, ast.FunctionDef) and item.name == "__init__"
+                )
+                arguments = init.args
+                positional = [item.arg for item in arguments.args[1:]]
+                defaults = dict(
+                    zip(
+                        positional[len(positional) - len(arguments.defaults) :],
+                        map(ast.literal_eval, arguments.defaults),
+                    )
+                )
+                for item, default in zip(arguments.kwonlyargs, arguments.kw_defaults):
+                    defaults[item.arg] = ast.literal_eval(default)
+                return defaults
+    except (OSError, SyntaxError, ValueError, StopIteration):
+        pass
+    from skexpreg import ExponentialRegressor
+
+    return ExponentialRegressor().get_params()
+
+
+def _solver_names():
+    """The keys of ``skexpreg._solvers.SOLVERS``, read from its source."""
+    try:
+        for node in ast.walk(_source_tree("_solvers")):
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = (
+                    node.targets if isinstance(node, ast.Assign) else [node.target]
+                )
+                if any(getattr(target, "id", None) == "SOLVERS" for target in targets):
+                    return sorted(ast.literal_eval(key) for key in node.value.keys)
+    except (OSError, SyntaxError, ValueError, AttributeError):
+        pass
+    from skexpreg._solvers import SOLVERS
+
+    return sorted(SOLVERS)
+
+
+def _number(kind, expected, accept, special=()):
+    """An argparse type: ``kind(text)`` if ``accept`` holds, else a clear error."""
+
+    def parse(text):
+        if text in special:
+            return text
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _number(int, "a positive integer", lambda value: value > 0)
+_non_negative_int = _number(
+    int, "an integer from 0 to 2**32 - 1", lambda value: 0 <= value < 2**32
+)
+_learning_rate = _number(
+    float,
+    "a positive float or 'auto'",
+    lambda value: math.isfinite(value) and value > 0,
+    special=("auto",),
+)
+_alpha = _number(
+    float,
+    "a non-negative float or 'auto'",
+    lambda value: math.isfinite(value) and value >= 0,
+    special=("auto",),
+)
+_fraction = _number(float, "a float between 0 and 1", lambda value: 0 < value < 1)
 
 
 def _parser():
+    defaults = _estimator_defaults()
+
+    def default(name):
+        return f"(default: {defaults[name]})"
+
     parser = argparse.ArgumentParser(
         prog="python -m skexpreg",
         description=(
@@ -72,7 +174,9 @@ def _parser():
     parser.add_argument(
         "--version", action="version", version=f"skexpreg {__version__}"
     )
-    parser.add_argument("--data", type=Path, help="CSV file with a header row")
+    parser.add_argument(
+        "--data", type=Path, metavar="FILE", help="CSV file with a header row (UTF-8)"
+    )
     parser.add_argument("--target", help="name of the column to predict")
     parser.add_argument(
         "--drop",
@@ -81,85 +185,210 @@ def _parser():
         metavar="COLUMN",
         help="a column not to use as a feature (repeatable)",
     )
-    parser.add_argument("--n-neurons", type=int, default=128)
-    parser.add_argument("--learning-rate", type=_learning_rate, default="auto")
-    parser.add_argument("--alpha", type=_alpha, default="auto")
-    parser.add_argument("--max-iter", type=int, default=1000)
-    parser.add_argument("--solver", choices=sorted(SOLVERS), default="nesterov")
-    parser.add_argument(
+    estimator = parser.add_argument_group(
+        "estimator", "parameters of ExponentialRegressor (its defaults)"
+    )
+    estimator.add_argument(
+        "--n-neurons",
+        type=_positive_int,
+        metavar="N",
+        help=f"hidden neurons, the paper's m {default('n_neurons')}",
+    )
+    estimator.add_argument(
+        "--learning-rate",
+        type=_learning_rate,
+        metavar="ETA",
+        help="gradient-descent step size, a positive float, or 'auto' for "
+        f"1 / (largest eigenvalue of the NTK + alpha) {default('learning_rate')}",
+    )
+    estimator.add_argument(
+        "--alpha",
+        type=_alpha,
+        help="ridge penalty toward the initial weights, a non-negative float, or "
+        f"'auto' to choose it on held-out rows {default('alpha')}",
+    )
+    estimator.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        metavar="T",
+        help=f"maximum number of steps {default('max_iter')}",
+    )
+    estimator.add_argument(
+        "--solver",
+        choices=_solver_names(),
+        help=f"optimiser {default('solver')}",
+    )
+    estimator.add_argument(
         "--early-stopping",
         action="store_true",
-        help="hold out 10%% of the training rows and stop when R² stops improving",
+        default=None,
+        help=f"hold out {100 * defaults['validation_fraction']:g}%% of the training "
+        f"rows and stop when their R² stops improving {default('early_stopping')}",
     )
     parser.add_argument(
         "--search",
         action="store_true",
-        help="3-fold grid search over n_neurons, learning_rate and alpha",
+        help=f"{_SEARCH_FOLDS}-fold grid search over n_neurons and bandwidth "
+        "(alpha as --alpha says)",
     )
     parser.add_argument(
-        "--test-size", type=float, default=0.25, help="held-out fraction"
+        "--test-size",
+        type=_fraction,
+        default=0.25,
+        metavar="FRACTION",
+        help="held-out fraction of the rows (default: %(default)s)",
     )
-    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument(
+        "--random-state",
+        type=_non_negative_int,
+        default=0,
+        metavar="SEED",
+        help="seed of the split and of the models (default: %(default)s)",
+    )
     parser.add_argument(
         "--save",
         type=Path,
         metavar="MODEL",
-        help="save the model, refitted on all rows (.skops for the safe format, "
-        "anything else for joblib)",
+        help="save the model, refitted on all rows, with a checksum file "
+        "MODEL.sha256 beside it: a .skops file for the safe format (pip install "
+        "skops), any other name for joblib (a pickle)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress lines on stderr during long fits",
     )
     commands = parser.add_subparsers(dest="command")
     predict = commands.add_parser(
-        "predict", help="predict the rows of a CSV file with a saved model"
+        "predict",
+        help="predict the rows of a CSV file with a saved model",
+        description="Predict the rows of a CSV file with a model saved by --save.",
     )
-    predict.add_argument("--model", type=Path, required=True, metavar="MODEL")
-    predict.add_argument("--data", type=Path, required=True, help="CSV file")
     predict.add_argument(
-        "--output", type=Path, help="CSV file for the predictions (default: stdout)"
+        "--model",
+        type=Path,
+        required=True,
+        metavar="MODEL",
+        help="a model saved by --save, with its MODEL.sha256 checksum file",
+    )
+    predict.add_argument(
+        "--data", type=Path, required=True, metavar="FILE", help="CSV file (UTF-8)"
+    )
+    predict.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="CSV file for the predictions (default: stdout)",
     )
     predict.add_argument(
         "--trust",
         action="store_true",
-        help="accept the unknown types a .skops file lists (read them first)",
+        help="load a model that cannot be checked to be safe: a pickle-based "
+        "(non-.skops) file, which runs code when loaded; a .skops file holding "
+        "unknown types (read them first); a model without its checksum file",
     )
     return parser
 
 
 def _estimator(args):
+    from skexpreg import ExponentialRegressor
+
+    chosen = {
+        name: getattr(args, name)
+        for name in _ESTIMATOR_OPTIONS
+        if getattr(args, name) is not None
+    }
+    verbose = 0 if args.quiet else 1  # shown only after a second: _Progress
     return ExponentialRegressor(
-        n_neurons=args.n_neurons,
-        learning_rate=args.learning_rate,
-        alpha=args.alpha,
-        max_iter=args.max_iter,
-        solver=args.solver,
-        early_stopping=args.early_stopping,
-        random_state=args.random_state,
+        random_state=args.random_state, verbose=verbose, **chosen
     )
 
 
+class _Progress:
+    """Stands in for stdout during a fit: the estimator's verbose lines go to
+    stderr, prefixed with the model's name, once the fit has run a second."""
+
+    def __init__(self, label):
+        self.label, self.pending = label, ""
+        self.start = time.perf_counter()
+
+    def write(self, text):
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        if time.perf_counter() - self.start >= _PROGRESS_AFTER_S:
+            for line in filter(str.strip, lines):
+                print(f"{self.label}: {line}", file=sys.stderr, flush=True)
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+@contextlib.contextmanager
+def _watching(name):
+    """Progress lines on stderr, and the warnings: each shown once, in one line.
+
+    Yields the list of caught warnings; convergence warnings are left to the
+    caller (a note in the results table).
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    with contextlib.ExitStack() as stack:
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
+        warnings.simplefilter("always")
+        stack.enter_context(contextlib.redirect_stdout(_Progress(name)))
+        yield caught
+    shown_warnings = set()
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            continue
+        text = str(warning.message).splitlines()[0]
+        if text not in shown_warnings:
+            shown_warnings.add(text)
+            print(f"warning: {name}: {text}", file=sys.stderr)
+
+
 def _compare(models, X_train, X_test, y_train, y_test):
-    """Fit each model; print held-out R², MAE and fit time."""
+    """Fit each model; print held-out R², MAE and fit time.
+
+    A baseline that fails (extreme data) is reported in its row and skipped;
+    if ExponentialRegressor fails, that is an error.
+    """
+    from numpy.linalg import LinAlgError
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import mean_absolute_error
+
     print(f"{'model':<22} {'held-out R2':>12} {'MAE':>12} {'fit time (s)':>13}")
     fitted = {}
     for name, model in models.items():
         start = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(X_train, y_train)
-        elapsed = time.perf_counter() - start
-        converged = not any(
-            issubclass(warning.category, ConvergenceWarning) for warning in caught
-        )
-        prediction = model.predict(X_test)
-        note = "" if converged else "  (stopped at max_iter)"
-        print(
-            f"{name:<22} {model.score(X_test, y_test):>12.3f} "
-            f"{mean_absolute_error(y_test, prediction):>12.4g} {elapsed:>13.2f}{note}"
-        )
+        try:
+            with _watching(name) as caught:
+                model.fit(X_train, y_train)
+                elapsed = time.perf_counter() - start
+                prediction = model.predict(X_test)
+                score = model.score(X_test, y_test)
+                error = mean_absolute_error(y_test, prediction)
+        except (ValueError, ArithmeticError, LinAlgError) as failure:
+            reason = str(failure).splitlines()[0] if str(failure) else ""
+            reason = f"{type(failure).__name__}: {reason}"
+            if name == "ExponentialRegressor":
+                raise DataError(f"ExponentialRegressor could not be fitted: {reason}")
+            print(f"{name:<22} {'failed':>12}  ({reason})")
+            continue
+        stopped = any(issubclass(item.category, ConvergenceWarning) for item in caught)
+        note = "  (stopped at max_iter)" if stopped else ""
+        print(f"{name:<22} {score:>12.3f} {error:>12.4g} {elapsed:>13.2f}{note}")
         fitted[name] = model
     return fitted
 
 
 def _main_job(args):
+    from sklearn.datasets import load_diabetes
+    from sklearn.model_selection import train_test_split
+
+    from skexpreg._baselines import baselines
+
     X, y = load_diabetes(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=args.test_size, random_state=args.random_state
@@ -173,35 +402,80 @@ def _main_job(args):
     return 0
 
 
+def _check_rows(n_rows, args):
+    """Refuse data too small for a held-out score (and a grid search)."""
+    n_test = math.ceil(args.test_size * n_rows)
+    n_train = n_rows - n_test
+    need_train = _SEARCH_FOLDS * _MIN_SCORED_ROWS if args.search else _MIN_SCORED_ROWS
+    if n_test < _MIN_SCORED_ROWS or n_train < need_train:
+        search = f" ({_SEARCH_FOLDS} folds of --search)" if args.search else ""
+        raise DataError(
+            f"{shown(args.data)} has {n_rows} row(s): too few to hold out "
+            f"{_MIN_SCORED_ROWS} rows for a held-out R² (--test-size "
+            f"{args.test_size}) and train on {need_train}{search}; add rows"
+        )
+
+
+def _baseline_pipelines(features, random_state):
+    """The baselines behind the same preprocessing as the estimator.
+
+    On sparse one-hot output their scalers only scale: centring a sparse
+    matrix would make it dense.
+    """
+    from sklearn.pipeline import make_pipeline
+
+    from skexpreg._baselines import baselines
+
+    models = {}
+    for name, baseline in baselines(random_state).items():
+        if is_sparse(features):
+            baseline.set_params(
+                **{
+                    key: False
+                    for key in baseline.get_params()
+                    if key.endswith("standardscaler__with_mean")
+                }
+            )
+        models[name] = make_pipeline(preprocessing(features), baseline)
+    return models
+
+
 def _fit_data(args):
+    from sklearn.model_selection import GridSearchCV, train_test_split
+    from sklearn.pipeline import make_pipeline
+
+    from skexpreg import _cli_model
+
     if args.target is None:
         raise DataError("--data needs --target, the name of the column to predict")
-    header, rows = read_csv(args.data)
+    if args.save:
+        _cli_model.check_can_save(args.save)  # before the fit, not after it
+    header = read_header(args.data)
     unknown = [name for name in args.drop if name not in header]
     if unknown:
-        raise DataError(f"--drop names column(s) not in the file: {', '.join(unknown)}")
-    keep = [i for i, name in enumerate(header) if name not in args.drop]
-    header = [header[i] for i in keep]
-    rows = [[row[i] for i in keep] for row in rows]
-    X, y, numeric, categorical = split_features(header, rows, args.target)
+        raise DataError(f"--drop names column(s) not in the file: {names(unknown)}")
+    if args.target not in header:
+        raise DataError(
+            f"target column {shown(args.target)} is not in the file; its columns "
+            f"are {names(header)}"
+        )
+    columns = [name for name in header if name not in args.drop]
+    features, y = training_data(read_table(args.data, columns), args.target)
+    _check_rows(len(y), args)
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=args.test_size, random_state=args.random_state
+        features.X, y, test_size=args.test_size, random_state=args.random_state
     )
+    sparse = " (one-hot encoded as a sparse matrix)" if is_sparse(features) else ""
     print(
-        f"{args.data}: {len(y_train)} training and {len(y_test)} held-out rows; "
-        f"{len(numeric)} numeric and {len(categorical)} categorical feature(s); "
-        f"target {args.target!r}"
+        f"{shown(args.data)}: {len(y_train)} training and {len(y_test)} held-out "
+        f"rows; {len(features.numeric)} numeric and {len(features.categorical)} "
+        f"categorical feature(s){sparse}; target {shown(args.target)}"
     )
-    model = make_pipeline(preprocessing(numeric, categorical), _estimator(args))
+    model = make_pipeline(preprocessing(features), _estimator(args))
     if args.search:
-        model = GridSearchCV(model, SEARCH_GRID, cv=3)
+        model = GridSearchCV(model, SEARCH_GRID, cv=_SEARCH_FOLDS)
     models = {"ExponentialRegressor": model}
-    models.update(
-        {
-            name: make_pipeline(preprocessing(numeric, categorical), baseline)
-            for name, baseline in baselines(args.random_state).items()
-        }
-    )
+    models.update(_baseline_pipelines(features, args.random_state))
     fitted = _compare(models, X_train, X_test, y_train, y_test)
     chosen = fitted["ExponentialRegressor"]
     if args.search:
@@ -211,91 +485,84 @@ def _fit_data(args):
         print(f"grid search: best parameters {best}")
         chosen = chosen.best_estimator_
     if args.save:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            chosen.fit(X, y)  # all rows
+        try:
+            with _watching("ExponentialRegressor"):
+                chosen.fit(features.X, y)  # all rows
+        except (ValueError, ArithmeticError) as failure:
+            raise DataError(
+                f"ExponentialRegressor could not be refitted on all rows, so no "
+                f"model was saved: {failure}"
+            ) from None
+        chosen.set_params(exponentialregressor__verbose=0)
         bundle = {
+            "format": _cli_model.FORMAT,
             "pipeline": chosen,
-            "numeric": numeric,
-            "categorical": categorical,
+            "numeric": features.numeric,
+            "categorical": features.categorical,
+            "categories": features.categories,
             "target": args.target,
         }
-        _save(bundle, args.save)
+        _cli_model.save(bundle, args.save)
+        if _cli_model.is_skops(args.save):
+            print(f"model saved to {shown(args.save)} (skops: safe to load)")
+        else:
+            print(
+                f"model saved to {shown(args.save)} (joblib/pickle: loading it "
+                "runs code, so 'predict' needs --trust and you should share it "
+                "only with people who trust you; use a .skops file for a safe "
+                "format)"
+            )
     return 0
 
 
-def _save(bundle, path):
-    if path.suffix == ".skops":
-        skops_io = _skops()
-        skops_io.dump(bundle, path)
-        print(f"model saved to {path} (skops: safe to load)")
-    else:
-        import joblib
+def _csv_cell(text):
+    """``text`` safe in a CSV cell: printable, and not read as a formula.
 
-        joblib.dump(bundle, path)
-        print(
-            f"model saved to {path} (joblib/pickle: loading it runs code, so "
-            "share it only with people who trust you; use a .skops file for a "
-            "safe format)"
-        )
-
-
-def _skops():
-    try:
-        import skops.io
-    except ImportError:
-        raise DataError(
-            ".skops files need the skops package: pip install skops"
-        ) from None
-    return skops.io
-
-
-#: Types a .skops model of this command may hold beyond skops' defaults.
-_KNOWN_TYPES = {
-    "numpy.dtype",
-    "skexpreg._regressor.ExponentialRegressor",
-    "skexpreg._cli_data._to_float",
-}
-
-
-def _load(path, trust):
-    if not path.is_file():
-        raise DataError(f"model file not found: {path}")
-    if path.suffix != ".skops":
-        import joblib
-
-        return joblib.load(path)  # pickle: the user chose to trust this file
-    skops_io = _skops()
-    untrusted = skops_io.get_untrusted_types(file=path)
-    unknown = sorted(set(untrusted) - _KNOWN_TYPES)
-    if unknown and not trust:
-        raise DataError(
-            f"{path} holds types that are not known to be safe: "
-            f"{', '.join(unknown)}; read them and pass --trust to load anyway"
-        )
-    return skops_io.load(path, trusted=untrusted)
+    Spreadsheets run a cell starting with ``=``, ``+``, ``-`` or ``@`` (or a
+    tab or carriage return) as a formula; a leading quote keeps it text.
+    """
+    text = "".join(_printable(char) for char in text)
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
 def _predict(args):
-    bundle = _load(args.model, args.trust)
-    header, rows = read_csv(args.data)
-    X = features_for(header, rows, bundle["numeric"], bundle["categorical"])
-    predictions = bundle["pipeline"].predict(X)
-    handle = args.output.open("w", newline="") if args.output else sys.stdout
+    import csv
+
+    import numpy as np
+
+    from skexpreg import _cli_model
+
+    bundle = _cli_model.load(args.model, args.trust)
+    numeric, categorical = bundle["numeric"], bundle["categorical"]
+    header = read_header(args.data)
+    missing = [name for name in numeric + categorical if name not in header]
+    if missing:
+        raise DataError(
+            f"the data lack the column(s) the model was trained on: {names(missing)}"
+        )
+    table = read_table(args.data, numeric + categorical, text=set(categorical))
+    X = prediction_data(table, numeric, categorical, bundle["categories"])
+    predictions = np.ravel(bundle["pipeline"].predict(X))
+    try:
+        handle = args.output.open("w", newline="") if args.output else sys.stdout
+    except OSError as error:
+        raise DataError(
+            f"cannot write {shown(args.output)}: {error.strerror or error}"
+        ) from None
     try:
         writer = csv.writer(handle)
-        writer.writerow([f"{bundle['target']}_predicted"])
-        writer.writerows([f"{value:.10g}"] for value in np.ravel(predictions))
+        writer.writerow([_csv_cell(f"{bundle['target']}_predicted")])
+        writer.writerows([f"{value:.10g}"] for value in predictions)
     finally:
         if args.output:
             handle.close()
     if args.output:
-        print(f"{len(predictions)} predictions written to {args.output}")
+        print(f"{len(predictions)} predictions written to {shown(args.output)}")
     return 0
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --help and --version exit here
     try:
         if args.command == "predict":
             return _predict(args)

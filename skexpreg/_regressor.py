@@ -30,6 +30,7 @@ from skexpreg._callbacks import (
     EarlyStopping,
     ScikitLearnCallbacks,
 )
+from skexpreg._docs import API_PAGE_TEMPLATE
 from skexpreg._preprocessing import (
     InputMap,
     fit_input_map,
@@ -322,6 +323,10 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     >>> bool(model.score(X_test, y_test) > 0.3)
     True
     """
+
+    # The HTML representation links to the API page (scikit-learn's mixin).
+    _doc_link_module = "skexpreg"
+    _doc_link_template = API_PAGE_TEMPLATE
 
     _parameter_constraints: dict = {
         "n_neurons": [Interval(Integral, 1, None, closed="left")],
