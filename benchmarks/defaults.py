@@ -126,7 +126,7 @@ def baselines():
     """The reference models, keyed by their ``--models`` name."""
     shared = skexpreg_baselines(RANDOM_STATE)
     return {
-        "defaults": ExponentialRegressor(random_state=RANDOM_STATE, n_jobs=1),
+        "defaults": ExponentialRegressor(random_state=RANDOM_STATE),
         # the command line's baselines, defined once in the package
         "ridge": shared["RidgeCV"],
         "mlp": shared["MLPRegressor"],

@@ -44,7 +44,7 @@ from skexpreg._cli_data import (
     training_data,
 )
 
-#: The grid of ``--search``: widths, steps and ridge strengths.
+#: The grid of ``--search``: widths and kernel bandwidths.
 SEARCH_GRID = {
     "exponentialregressor__n_neurons": [64, 256],
     "exponentialregressor__bandwidth": [0.25, 0.35, 0.5],

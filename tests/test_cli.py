@@ -79,7 +79,7 @@ def test_grid_search_reports_the_best_parameters(table, capsys):
     assert main(["--data", str(table), "--target", "price", "--search"]) == 0
     output = capsys.readouterr().out
     assert "grid search: best parameters" in output
-    assert "n_neurons" in output and "alpha" in output
+    assert "n_neurons" in output and "bandwidth" in output
 
 
 @pytest.mark.parametrize(
