@@ -34,8 +34,9 @@ constructor parameters) or, from Python, by passing estimators to
     from defaults import run_panel, report
     report(run_panel({"mine": make_pipeline(MyMap(), ExponentialRegressor())}))
 
-BLAS and OpenMP are limited to ``--threads`` threads (1 by default) and every
-``n_jobs`` is 1, so fit times compare like with like.
+BLAS and OpenMP are limited to ``--threads`` threads (1 by default); the
+estimator's default ``n_jobs=None`` follows that limit, so every model uses
+the same number of threads and fit times compare like with like.
 """
 
 import argparse
@@ -257,7 +258,7 @@ def describe_machine(threads):
         pass
     return (
         f"{datetime.date.today()}, {cpu} ({flags}), {os.cpu_count()} logical "
-        f"CPUs, {threads} BLAS/OpenMP thread(s), n_jobs=1"
+        f"CPUs, {threads} BLAS/OpenMP thread(s) for every model"
     )
 
 
