@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from bounds import assert_bounded
 from numpy.testing import assert_allclose
 from sklearn.model_selection import GridSearchCV
 
@@ -96,6 +97,15 @@ def test_multi_output_fit_and_predict_on_dask(client, data):
     predicted = remote.predict(da.from_array(X, chunks=300))
     assert predicted.shape == (len(X), 2)
     assert_allclose(predicted.compute(), local.predict(X), rtol=1e-8)
+
+
+def test_far_rows_on_dask_get_the_bounded_in_memory_predictions(client, data):
+    X, y, _ = data
+    model = _fit(ExponentialRegressor(16, max_iter=30, random_state=0), X, y)
+    far = np.vstack([X[:4], 1e3 * X[:4], -1e300 * X[:4]])
+    predicted = model.predict(da.from_array(far, chunks=4)).compute()
+    assert_bounded(model, predicted)
+    assert_allclose(predicted, model.predict(far), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n_outputs", [1, 2])

@@ -305,6 +305,25 @@ def test_negative_or_all_zero_sample_weight_is_rejected(data):
         _fast().fit(X, y, sample_weight=np.zeros(len(y)))
 
 
+def test_auto_alpha_is_chosen_on_held_out_rows_reproducibly(data):
+    X, y = data
+    with config_context(working_memory=0.005):  # several blocks
+        serial = _fit_quietly(_fast(n_jobs=1), X, y)
+        threaded = _fit_quietly(_fast(n_jobs=2), X, y)
+        again = _fit_quietly(_fast(n_jobs=1), X, y)
+    assert serial.alpha_ == threaded.alpha_ == again.alpha_
+    assert serial.alpha_scores_.keys() == threaded.alpha_scores_.keys()
+    # the best strength on the path, scaled from 80 % of the rows to all
+    best = max(serial.alpha_scores_, key=serial.alpha_scores_.get)
+    assert_allclose(
+        serial.alpha_, best * len(y) / (len(y) - int(np.ceil(0.2 * len(y))))
+    )
+    assert_allclose(threaded.weights_, serial.weights_, rtol=1e-9)
+    assert_allclose(again.weights_, serial.weights_, rtol=0)
+    fixed = _fit_quietly(_fast(alpha=0.3), X, y)
+    assert fixed.alpha_ == 0.3 and fixed.alpha_scores_ is None
+
+
 def test_integer_sample_weight_equals_repeated_rows(data):
     # With a fixed alpha; alpha="auto" holds rows out at random, and repeated
     # rows are held out one by one (the weight-equivalence checks of
