@@ -89,7 +89,7 @@ def _is_numpy(array):
     numpy code on the workers (see :mod:`skexpreg._dask`).
     """
     return (
-        isinstance(array, np.ndarray)
+        isinstance(array, (np.ndarray, np.generic, float, int))
         or sparse.issparse(array)
         or type(array).__module__.partition(".")[0] == "dask"
     )
@@ -129,6 +129,8 @@ def to_numpy(array):
     """``array`` as a numpy array on the host (unchanged if it is one)."""
     if isinstance(array, np.ndarray):
         return array
+    if _is_numpy(array):  # a scalar
+        return np.asarray(array)
     if _sklearn_move_to is not None:
         return _sklearn_move_to(array, xp=np, device="cpu")
     return _convert_to_numpy(array, namespace(array)[0])
