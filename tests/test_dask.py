@@ -51,9 +51,11 @@ def _fit(model, *args, **kwargs):
 @pytest.mark.parametrize(
     "params",
     [
-        {"max_iter": 60},  # nesterov, learning_rate="auto" by Lanczos (n > 1000)
-        {"solver": "gd", "max_iter": 60},
-        {"solver": "lbfgs", "max_iter": 60},
+        # nesterov, learning_rate="auto" by Lanczos (n > 1000)
+        {"max_iter": 60, "alpha": 0.3},
+        {"max_iter": 8},  # alpha="auto": its path on the cluster too
+        {"solver": "gd", "max_iter": 60, "alpha": 0.3},
+        {"solver": "lbfgs", "max_iter": 60, "alpha": 0.3},
         {"input_scaling": "max_norm", "alpha": 0.0, "max_iter": 60},
     ],
 )
@@ -87,9 +89,9 @@ def test_predict_on_dask_returns_a_lazy_blockwise_dask_array(client, data):
 def test_multi_output_fit_and_predict_on_dask(client, data):
     X, y, _ = data
     Y = np.column_stack([y, y**2])
-    local = _fit(ExponentialRegressor(16, max_iter=30, random_state=0), X, Y)
+    local = _fit(ExponentialRegressor(16, max_iter=30, alpha=0.3, random_state=0), X, Y)
     remote = _fit(
-        ExponentialRegressor(16, max_iter=30, random_state=0),
+        ExponentialRegressor(16, max_iter=30, alpha=0.3, random_state=0),
         da.from_array(X, chunks=300),
         da.from_array(Y, chunks=(300, 1)),
     )
@@ -133,7 +135,9 @@ def test_result_does_not_depend_on_the_chunking(data):
     with dask.config.set(scheduler="threads"):
         fits = [
             _fit(
-                ExponentialRegressor(16, solver="gd", max_iter=40, random_state=0),
+                ExponentialRegressor(
+                    16, solver="gd", max_iter=40, alpha=0.3, random_state=0
+                ),
                 da.from_array(X, chunks=chunks),
                 y,
             )
