@@ -16,8 +16,10 @@ memory is its own) and computes the same step,
   per-step time is the difference between fits of ``2 + steps`` and 2 steps,
   divided by ``steps``, which removes validation and set-up. With numba
   installed (``pip install "skexpreg[fast]"``) float64 blocks use skexpreg's
-  vectorised exp kernel, and so does ``limit``; ``skexpreg np.exp`` is the
-  same fit with the kernel switched off (``SKEXPREG_NUMBA=0``), numpy's exp;
+  vectorised exp kernel where a one-off timing finds it faster than numpy's
+  (and so does ``limit``); ``skexpreg np.exp`` and ``skexpreg numba`` are
+  the same fit with the kernel forced off (``SKEXPREG_NUMBA=0``) and on
+  (``SKEXPREG_NUMBA=1``);
 * ``numpy naive``: the formula above with the full n x m matrix;
 * ``torch eager``, ``torch.compile``, ``jax.jit`` (skipped when the package is
   not installed);
@@ -46,6 +48,7 @@ PEERS = [
     "limit",
     "skexpreg",
     "skexpreg np.exp",
+    "skexpreg numba",
     "numpy naive",
     "torch eager",
     "torch.compile",
@@ -239,6 +242,7 @@ TIMERS = {
     "limit": time_limit,
     "skexpreg": time_skexpreg,
     "skexpreg np.exp": time_skexpreg,
+    "skexpreg numba": time_skexpreg,
     "numpy naive": time_numpy_naive,
     "torch eager": time_torch_eager,
     "torch.compile": time_torch_compile,
@@ -286,6 +290,8 @@ def _measure(peer, dtype, args):
     env = dict(os.environ)
     if peer == "skexpreg np.exp":
         env["SKEXPREG_NUMBA"] = "0"
+    if peer == "skexpreg numba":
+        env["SKEXPREG_NUMBA"] = "1"
     output = subprocess.run(command, capture_output=True, text=True, env=env)
     if output.returncode != 0:
         lines = output.stderr.strip().splitlines() or ["no output"]

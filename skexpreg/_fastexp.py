@@ -17,11 +17,16 @@ Results are within one unit in the last place of numpy's (tested). Inputs
 outside ``[-708, 709]`` (where the result would overflow, be subnormal or
 zero) and NaN are flagged; the caller then recomputes the block with numpy,
 so overflow to ``inf`` and underflow behave exactly as with ``numpy.exp``.
-Set the environment variable ``SKEXPREG_NUMBA=0`` to never use the kernel.
+The kernel is used only where it is faster: the first time it is needed,
+one block is timed with the kernel and with ``numpy.exp``, and the faster
+one is kept for the process. Set the environment variable
+``SKEXPREG_NUMBA=0`` to never use the kernel, ``SKEXPREG_NUMBA=1`` to always
+use it.
 """
 
 import os
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -65,8 +70,17 @@ def _compiled():
 
 
 def _compile():
-    if os.environ.get("SKEXPREG_NUMBA", "1") == "0":
+    choice = os.environ.get("SKEXPREG_NUMBA", "auto")
+    if choice == "0":
         return None
+    kernel = load_kernel()
+    if kernel is None or (choice != "1" and not _faster_than_numpy(kernel)):
+        return None
+    return kernel
+
+
+def load_kernel():
+    """The compiled kernel, or None without numba (or if it cannot compile)."""
     try:
         import numba  # noqa: F401
     except ImportError:  # the optional dependency is not installed
@@ -81,3 +95,28 @@ def _compile():
         )
         return None
     return exp_flat
+
+
+def _faster_than_numpy(kernel, repeats=7):
+    """Whether ``kernel`` beats ``numpy.exp`` here by at least 5 %.
+
+    numpy's exp is itself vectorised on processors with AVX-512 (measured
+    0.50 ns per element against the kernel's 0.57 on an AMD EPYC), and the
+    kernel only pays where numpy calls the scalar C library (1.4 times
+    faster on an AVX2 processor). One block of MIN_ELEMENTS typical
+    pre-activations, best of ``repeats`` runs each: about a millisecond,
+    once per process, after the compilation.
+    """
+    values = np.linspace(-4.0, 4.0, MIN_ELEMENTS)
+    kernel(values.copy())  # compiled, and its code in the cache
+
+    def best_time(function):
+        best = np.inf
+        for _ in range(repeats):
+            block = values.copy()
+            start = time.perf_counter()
+            function(block)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    return best_time(kernel) < 0.95 * best_time(lambda block: np.exp(block, out=block))

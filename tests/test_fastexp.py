@@ -1,5 +1,7 @@
 """The vectorised float64 exponential used with the optional numba."""
 
+import time
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -7,10 +9,15 @@ from numpy.testing import assert_allclose, assert_array_equal
 from skexpreg import ExponentialRegressor, _fastexp, _network
 
 pytest.importorskip("numba")
-if not _fastexp.available():
-    pytest.skip(
-        "the numba kernel is disabled or did not compile", allow_module_level=True
-    )
+KERNEL = _fastexp.load_kernel()
+if KERNEL is None:
+    pytest.skip("the numba kernel did not compile", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def kernel_in_use(monkeypatch):
+    """The kernel, whether or not it is faster than numpy's exp here."""
+    monkeypatch.setattr(_fastexp, "_kernel", [KERNEL])
 
 
 def _exp(values):
@@ -90,3 +97,27 @@ def test_fit_with_the_kernel_equals_the_fit_with_numpy(monkeypatch):
     plain = ExponentialRegressor(**params).fit(X, y)
     assert_allclose(fast.weights_, plain.weights_, rtol=1e-9, atol=1e-12)
     assert_allclose(fast.predict(X), plain.predict(X), rtol=1e-9, atol=1e-12)
+
+
+def test_the_kernel_is_kept_only_where_it_beats_numpy():
+    def slow(values):  # far slower than numpy's exp
+        time.sleep(0.002)
+        np.exp(values, out=values)
+        return False
+
+    def instant(values):  # far faster (it does nothing)
+        return False
+
+    assert not _fastexp._faster_than_numpy(slow, repeats=2)
+    assert _fastexp._faster_than_numpy(instant, repeats=2)
+
+
+def test_skexpreg_numba_forces_the_choice(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setattr(_fastexp, "_faster_than_numpy", lambda kernel: False)
+    monkeypatch.setattr(_fastexp, "_kernel", [])
+    monkeypatch.setenv("SKEXPREG_NUMBA", "1")
+    assert _fastexp.available()  # forced, though timed slower
+    monkeypatch.setattr(_fastexp, "_kernel", [])
+    monkeypatch.delenv("SKEXPREG_NUMBA")
+    assert not _fastexp.available()  # auto: slower, so numpy's
