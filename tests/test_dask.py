@@ -101,6 +101,21 @@ def test_multi_output_fit_and_predict_on_dask(client, data):
     assert_allclose(predicted.compute(), local.predict(X), rtol=1e-8)
 
 
+def test_fits_on_a_process_cluster_are_bit_identical(client, data):
+    # Every reduction is combined on the client in chunk order, so neither
+    # the scheduling nor the worker that computes a chunk changes a bit.
+    X, y, weight = data
+    Xd, yd, wd = (da.from_array(a, chunks=150) for a in (X, y, weight))
+    fits = [
+        _fit(
+            ExponentialRegressor(16, max_iter=15, alpha=0.3, random_state=0), Xd, yd, wd
+        )
+        for _ in range(2)
+    ]
+    for name in ("input_offset_", "input_scale_", "learning_rate_", "weights_"):
+        assert np.array_equal(getattr(fits[0], name), getattr(fits[1], name)), name
+
+
 def test_far_rows_on_dask_get_the_bounded_in_memory_predictions(client, data):
     X, y, _ = data
     model = _fit(ExponentialRegressor(16, max_iter=30, random_state=0), X, y)

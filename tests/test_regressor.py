@@ -509,3 +509,88 @@ def test_pandas_input_keeps_feature_names_and_checks_columns(data):
     assert_allclose(model.predict(frame), from_array)
     with pytest.raises(ValueError, match="feature names"):
         model.predict(frame[frame.columns[::-1]])
+
+
+# --- nothing lost, nothing silent ---------------------------------------------
+
+
+class _Interrupt:
+    """A solver callback that raises KeyboardInterrupt after a few steps."""
+
+    def __init__(self, after):
+        self.after, self.calls = after, 0
+
+    def __call__(self, weights):
+        self.calls += 1
+        if self.calls > self.after:
+            raise KeyboardInterrupt
+
+
+def _interrupting(monkeypatch, after=3):
+    from skexpreg import _callbacks
+
+    monkeypatch.setattr(
+        _callbacks.CallbackList,
+        "__init__",
+        lambda self, callbacks: setattr(self, "callbacks", [_Interrupt(after)]),
+    )
+
+
+def test_an_interrupted_refit_leaves_the_previous_model(data, monkeypatch):
+    X, y = data
+    model = _fit_quietly(_fast(alpha=0.3), X, y)
+    state = {
+        name: np.copy(value)
+        for name, value in vars(model).items()
+        if isinstance(value, np.ndarray)
+    }
+    predictions = model.predict(X)
+    _interrupting(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X * 3 + 1, -y)
+    assert_allclose(model.predict(X), predictions, rtol=0)
+    for name, value in state.items():
+        assert_allclose(getattr(model, name), value, rtol=0)
+
+
+def test_an_interrupted_first_fit_leaves_an_unfitted_estimator(data, monkeypatch):
+    X, y = data
+    model = _fast(alpha=0.3)
+    _interrupting(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert not hasattr(model, "n_features_in_")
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
+def test_a_feature_near_the_largest_float_is_a_clear_error(data):
+    X, y = data
+    X = X.copy()
+    X[:, 2] *= 1.5e308 / np.abs(X[:, 2]).max()
+    with pytest.raises(ValueError, match=r"feature\(s\) \[2\] overflows"):
+        _fast(alpha=0.3).fit(X, y)
+
+
+def test_rows_near_the_largest_float_predict_finite_values(data):
+    X, y = data
+    model = _fit_quietly(_fast(alpha=0.3), X, y)
+    far = np.full((3, X.shape[1]), 1.7e308)
+    far[1] *= -1
+    assert_bounded(model, model.predict(far))
+
+
+@pytest.mark.parametrize("dtype, value", [(np.float64, 1.7e308), (np.float32, 3e38)])
+def test_targets_near_the_largest_float_are_a_clear_error(data, dtype, value):
+    X, y = data
+    y = np.where(y > np.median(y), value, -value).astype(dtype)
+    with pytest.raises(ValueError, match="targets are too close to the largest"):
+        _fast(alpha=0.3).fit(X.astype(dtype), y)
+
+
+def test_tol_zero_runs_max_iter_without_a_convergence_warning(data):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = _fast(alpha=0.3, tol=0.0, max_iter=15).fit(X, y)
+    assert model.n_iter_ == 15
