@@ -40,7 +40,7 @@ from skexpreg._preprocessing import (
 )
 from skexpreg._regularization import FALLBACK_ALPHA, choose_alpha
 from skexpreg._rows import fit_rows, predict_rows
-from skexpreg._solvers import SOLVERS
+from skexpreg._solvers import SOLVERS, SolverResult
 from skexpreg._step_size import learning_rate_schedule
 from skexpreg.exceptions import DivergenceWarning
 
@@ -621,6 +621,11 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         )
         initial = objective(start)
         self._check_initial_loss(initial[0], rows)
+        eps = np.finfo(_array_api.numpy_dtype(rows.dtype)).eps
+        if initial[0] <= (64 * eps) ** 2 * 0.5 * rows.total_weight():
+            # The network already fits the (standardised, O(1)) targets to
+            # round-off, e.g. a constant target: there is nothing to learn.
+            return SolverResult(start, 0, [], None, True, initial[0]), None
         learning_rate, step_bound = None, None
         if solver.uses_learning_rate:
             learning_rate, step_bound = learning_rate_schedule(

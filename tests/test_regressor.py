@@ -594,3 +594,12 @@ def test_tol_zero_runs_max_iter_without_a_convergence_warning(data):
         warnings.simplefilter("error", ConvergenceWarning)
         model = _fast(alpha=0.3, tol=0.0, max_iter=15).fit(X, y)
     assert model.n_iter_ == 15
+
+
+def test_a_constant_target_is_fitted_at_once_and_quietly(data):
+    X, _ = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = _fast().fit(X, np.full(len(X), 3.0))
+    assert model.n_iter_ == 0
+    assert_allclose(model.predict(X), 3.0)
