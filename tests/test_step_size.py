@@ -58,3 +58,23 @@ def test_weight_space_largest_eigenpair_iterative_path(monkeypatch, n_neurons):
     _check_largest_eigenpair(*_weight_space_problem(40, n_neurons))
     size = 3 * n_neurons
     assert lanczos_calls == ([(size, size)] if size > 64 else [])
+
+
+def test_the_first_step_of_large_data_comes_from_a_subsample(monkeypatch):
+    from skexpreg._step_size import learning_rate_schedule
+
+    X_raw, weights, sample_weight, input_scale, expected = _weight_space_problem(
+        400, 30
+    )
+    rows = InMemoryRows(X_raw, None, sample_weight).with_scale(input_scale)
+    full, _ = learning_rate_schedule(
+        "auto", rows, weights, 0.0, np.random.RandomState(0)
+    )
+    monkeypatch.setattr(skexpreg._step_size, "MAX_KERNEL_ROWS", 200)
+    sampled, bound = learning_rate_schedule(
+        "auto", rows, weights, 0.0, np.random.RandomState(0)
+    )
+    assert_allclose(full, 1 / expected, rtol=1e-6)
+    assert_allclose(sampled, full, rtol=0.3)  # about the same step
+    # the bound re-estimates the curvature on all the rows
+    assert_allclose(bound(weights), full, rtol=0.05)
