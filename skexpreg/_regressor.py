@@ -38,7 +38,7 @@ from skexpreg._preprocessing import (
     map_inputs,
     map_targets,
 )
-from skexpreg._regularization import FALLBACK_ALPHA, choose_alpha
+from skexpreg._regularization import FALLBACK_ALPHA, PATH_TOL, choose_alpha
 from skexpreg._rows import fit_rows, predict_rows
 from skexpreg._solvers import SOLVERS, SolverResult
 from skexpreg._step_size import learning_rate_schedule
@@ -581,7 +581,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if self.alpha != "auto":
             self.alpha_, self.alpha_scores_ = float(self.alpha), None
         elif not call.warm and call.method == "fit":
-            quiet = _replace(call, verbose=0)
+            quiet = _replace(call, verbose=0, tol=max(call.tol, PATH_TOL))
 
             def train(rows, alpha, weights):
                 start = self.initial_weights_ if weights is None else weights

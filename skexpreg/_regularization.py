@@ -28,6 +28,9 @@ MAX_PATH_ROWS = 8_000
 # Fewer rows than this leave too few to score on: alpha is FALLBACK_ALPHA.
 MIN_PATH_ROWS = 20
 FALLBACK_ALPHA = 1.0
+# The path's fits stop at this relative decrease of the loss (or the
+# estimator's tol, if larger): they only rank the strengths.
+PATH_TOL = 1e-6
 # The path stops after this many strengths in a row score below the best.
 PATIENCE = 2
 # Up to this many rows the held-out score is noisy and a fit cheap: the path
