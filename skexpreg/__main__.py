@@ -254,6 +254,15 @@ def _parser():
         "skops), any other name for joblib (a pickle)",
     )
     parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="write the comparison as pictures: the estimator's training curves "
+        "and, for every model, predicted against actual values and residuals on "
+        "the held-out rows (.png, or .html with the results table; needs "
+        "matplotlib)",
+    )
+    parser.add_argument(
         "--quiet",
         action="store_true",
         help="no progress lines on stderr during long fits",
@@ -359,7 +368,7 @@ def _compare(models, X_train, X_test, y_train, y_test):
     from sklearn.metrics import mean_absolute_error
 
     print(f"{'model':<22} {'held-out R2':>12} {'MAE':>12} {'fit time (s)':>13}")
-    fitted = {}
+    fitted, results = {}, {}
     for name, model in models.items():
         start = time.perf_counter()
         try:
@@ -380,7 +389,32 @@ def _compare(models, X_train, X_test, y_train, y_test):
         note = "  (stopped at max_iter)" if stopped else ""
         print(f"{name:<22} {score:>12.3f} {error:>12.4g} {elapsed:>13.2f}{note}")
         fitted[name] = model
-    return fitted
+        results[name] = dict(
+            score=score,
+            error=error,
+            elapsed=elapsed,
+            actual=y_test,
+            prediction=prediction,
+        )
+    return fitted, results
+
+
+def _report(args, results, model, title):
+    """Write ``--report`` for a fitted ExponentialRegressor (or its pipeline)."""
+    from skexpreg import _report
+
+    if hasattr(model, "best_estimator_"):
+        model = model.best_estimator_
+    estimator = model[-1] if hasattr(model, "steps") else model
+    _report.write_report(args.report, results, estimator, title)
+    print(f"report written to {shown(args.report)}")
+
+
+def _check_report(args):
+    if args.report:
+        from skexpreg import _report
+
+        _report.check_can_report(args.report)
 
 
 def _main_job(args):
@@ -389,6 +423,7 @@ def _main_job(args):
 
     from skexpreg._baselines import baselines
 
+    _check_report(args)
     X, y = load_diabetes(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=args.test_size, random_state=args.random_state
@@ -398,7 +433,10 @@ def _main_job(args):
         f"{len(y_test)} held-out rows, {X.shape[1]} features"
     )
     models = {"ExponentialRegressor": _estimator(args), **baselines(args.random_state)}
-    _compare(models, X_train, X_test, y_train, y_test)
+    fitted, results = _compare(models, X_train, X_test, y_train, y_test)
+    if args.report:
+        title = f"skexpreg {__version__}: diabetes data, held-out rows"
+        _report(args, results, fitted["ExponentialRegressor"], title)
     return 0
 
 
@@ -450,6 +488,7 @@ def _fit_data(args):
         raise DataError("--data needs --target, the name of the column to predict")
     if args.save:
         _cli_model.check_can_save(args.save)  # before the fit, not after it
+    _check_report(args)
     header = read_header(args.data)
     unknown = [name for name in args.drop if name not in header]
     if unknown:
@@ -476,8 +515,11 @@ def _fit_data(args):
         model = GridSearchCV(model, SEARCH_GRID, cv=_SEARCH_FOLDS)
     models = {"ExponentialRegressor": model}
     models.update(_baseline_pipelines(features, args.random_state))
-    fitted = _compare(models, X_train, X_test, y_train, y_test)
+    fitted, results = _compare(models, X_train, X_test, y_train, y_test)
     chosen = fitted["ExponentialRegressor"]
+    if args.report:
+        title = f"{args.data.name}: {args.target}, held-out rows"
+        _report(args, results, chosen, title)
     if args.search:
         best = {
             key.split("__")[-1]: value for key, value in chosen.best_params_.items()

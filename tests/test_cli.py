@@ -499,3 +499,42 @@ def test_long_fits_print_progress_lines_unless_quiet(table, capsys, monkeypatch)
     assert "Iteration" not in output.out
     assert main(["--data", str(table), "--target", "price", "--quiet"]) == 0
     assert "Iteration" not in capsys.readouterr().err
+
+
+def test_report_as_html_holds_the_table_and_the_figure(table, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    report = tmp_path / "report.html"
+    arguments = ["--data", str(table), "--target", "price", "--report", str(report)]
+    assert __main__.main(arguments) == 0
+    text = report.read_text(encoding="utf-8")
+    for name in ("ExponentialRegressor", "RidgeCV", "MLPRegressor"):
+        assert f"<td>{name}</td>" in text
+    assert "src='data:image/png;base64," in text
+    assert "report written to" in capsys.readouterr().out
+
+
+def test_report_as_png_from_the_main_job(tmp_path):
+    pytest.importorskip("matplotlib")
+    report = tmp_path / "report.PNG"
+    assert __main__.main(["--report", str(report)]) == 0
+    assert report.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "name, hide_matplotlib, message",
+    [
+        ("report.pdf", False, "writes .html or .png files, not .pdf"),
+        ("report.png", True, "needs matplotlib"),
+        ("missing/report.png", False, "does not exist"),
+    ],
+)
+def test_report_problems_are_clear_errors_before_the_fit(
+    table, tmp_path, capsys, monkeypatch, name, hide_matplotlib, message
+):
+    if hide_matplotlib:
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+    arguments = ["--data", str(table), "--target", "price"]
+    assert __main__.main([*arguments, "--report", str(tmp_path / name)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "held-out R2" not in captured.out  # refused before any fit
