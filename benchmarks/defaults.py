@@ -240,6 +240,30 @@ def report(records, table=True):
             f"  {label:<28} {np.mean(means):.3f}  ({len(means)} sets, "
             f"total fit {fit:.0f} s)"
         )
+    _report_against(records, "ridge")
+
+
+def _report_against(records, reference):
+    """Each model's largest shortfall against ``reference`` on the same fold."""
+    by_key = {(r["data"], r["model"]): r for r in records}
+    if not any(model == reference for _, model in by_key):
+        return
+    print(f"largest shortfall against {reference} on the same fold (negative: below):")
+    for label in dict.fromkeys(r["model"] for r in records):
+        if label == reference:
+            continue
+        worst = []
+        for (data, model), record in by_key.items():
+            base = by_key.get((data, reference))
+            if model != label or base is None:
+                continue
+            if len(base["scores"]) != len(record["scores"]):
+                continue
+            gaps = np.asarray(record["scores"]) - np.asarray(base["scores"])
+            worst.append((float(np.min(gaps)), data))
+        if worst:
+            gap, data = min(worst)
+            print(f"  {label:<28} {gap:+.3f}  (on {data})")
 
 
 def describe_machine(threads):
