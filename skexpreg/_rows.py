@@ -177,6 +177,7 @@ class InMemoryRows(Rows):
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
         self.shape, self.dtype = X.shape, X.dtype
         self.xp, is_numpy = _array_api.namespace(X)
+        self.is_numpy = is_numpy
         self.device = None if is_numpy else _array_api.device_of(X)
         self.n_threads = n_threads if is_numpy else 1
         self.runner = BlockRunner(self.n_threads, limit_blas=is_numpy)
@@ -212,18 +213,20 @@ class InMemoryRows(Rows):
         return self._copy(Y=function(self.Y, *operands))
 
     def take(self, indices):
-        if sparse.issparse(self.X) or self.xp is np or _is_numpy_array(self.X):
-            parts = [
-                None if array is None else array[indices]
-                for array in (self.X, self.Y, self.sample_weight)
-            ]
+        if self.is_numpy:  # numpy arrays and sparse matrices
+            select = operator.itemgetter(indices)
         else:
-            indices = self.xp.asarray(indices, device=self.device)
-            parts = [
-                None if array is None else self.xp.take(array, indices, axis=0)
+            device_indices = self.xp.asarray(indices, device=self.device)
+
+            def select(array):
+                return self.xp.take(array, device_indices, axis=0)
+
+        return self._copy(
+            *(
+                None if array is None else select(array)
                 for array in (self.X, self.Y, self.sample_weight)
-            ]
-        return self._copy(*parts)
+            )
+        )
 
     def gather(self):
         to_host = _array_api.to_numpy
@@ -320,10 +323,6 @@ def _backend_for(X, y=None, sample_weight=None):
         if backend.accepts(X, y, sample_weight):
             return backend
     return None
-
-
-def _is_numpy_array(array):
-    return isinstance(array, np.ndarray)
 
 
 def _weight_space_dot(X, Y, sample_weight, weights, direction, runner):
