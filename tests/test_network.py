@@ -145,3 +145,15 @@ def test_exp_kernel_can_be_switched_off_and_is_optional(monkeypatch):
     assert not _fastexp.available()
     E = _network._activations(Z[:, :4].copy(), np.eye(4, 2**14))
     assert_allclose(E, np.exp(Z[:, :4] @ np.eye(4, 2**14)), rtol=0)
+
+
+def test_default_threads_follow_the_blas_limit():
+    from joblib import cpu_count
+    from threadpoolctl import threadpool_limits
+
+    from skexpreg._blocks import threads_for
+
+    assert threads_for(3) == 3 and threads_for(-1) == cpu_count()
+    with threadpool_limits(limits=1):  # as joblib does inside its workers
+        assert threads_for(None) == 1
+    assert 1 <= threads_for(None) <= cpu_count()
