@@ -172,8 +172,9 @@ class DaskRows(Rows):
     ``Y`` (n, k) and ``sample_weight`` (n,) chunked like its rows.
 
     Until the source is entered, every pass computes the chunks from their
-    sources; inside ``with rows:`` they are persisted in (distributed)
-    memory once, and every pass reads them where they live.
+    sources; inside ``with rows:`` training rows are persisted in
+    (distributed) memory once, and every pass reads them where they live
+    (rows to predict stay lazy: ``predict`` returns a lazy array).
     """
 
     def __init__(self, X, Y=None, sample_weight=None, *, raw=None):
@@ -197,6 +198,8 @@ class DaskRows(Rows):
     def __enter__(self):
         import dask
 
+        if self.Y is None:  # rows to predict: map_rows stays lazy
+            return self
         # The persisted arrays hold the cluster's references to the chunks:
         # the delayed views of map_reduce name the chunks but do not keep
         # them alive.

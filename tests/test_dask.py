@@ -256,3 +256,17 @@ def test_dask_dataframe_input_keeps_feature_names(data):
         assert_allclose(predicted, local.predict(frame), rtol=1e-10)
         with pytest.raises(ValueError, match="feature names"):
             remote.predict(dd.from_pandas(frame[["b", "a", "c", "d"]], npartitions=2))
+
+
+def test_predict_on_dask_stays_lazy(client, data, monkeypatch):
+    X, y, _ = data
+    model = _fit(ExponentialRegressor(8, max_iter=5, alpha=0.3, random_state=0), X, y)
+
+    def refuse(*arrays, **options):
+        raise AssertionError("predict persisted its rows")
+
+    monkeypatch.setattr(dask, "persist", refuse)
+    predicted = model.predict(da.from_array(X, chunks=300))
+    assert isinstance(predicted, da.Array)
+    monkeypatch.undo()
+    assert_allclose(predicted.compute(), model.predict(X), rtol=1e-12)
