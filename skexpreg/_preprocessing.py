@@ -380,17 +380,15 @@ def _largest_row_norm(X, Y, sample_weight, offset, scale, runner):
 
 
 def _largest_norm(A, selected, magnitude_only=False):
+    """Largest row norm (or entry, ``magnitude_only``) of the selected rows."""
     if sparse.issparse(A):
         A = A[np.flatnonzero(_array_api.to_numpy(selected))]
         if magnitude_only:
             return float(abs(A).max()) if A.shape[0] else 0.0
-        norms = row_norms(A)
-        return float(norms.max()) if norms.size else 0.0
+        values = _row_norms(A)
+        return float(values.max()) if values.size else 0.0
     xp, _ = _array_api.namespace(A)
-    if magnitude_only:
-        values = xp.max(xp.abs(A), axis=1)
-    else:
-        values = xp.sqrt(xp.sum(A * A, axis=1))
+    values = xp.max(xp.abs(A), axis=1) if magnitude_only else _row_norms(A)
     values = xp.where(selected, values, xp.zeros_like(values))
     return float(xp.max(values)) if values.shape[0] else 0.0
 
