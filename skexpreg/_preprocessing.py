@@ -59,7 +59,7 @@ def fit_input_map(rows, input_scaling, bandwidth, random_state):
     """The :class:`InputMap` of the training rows.
 
     ``"standard"`` clips each feature to its weighted 2.5 % and 97.5 %
-    quantiles, standardises it with the weighted mean and standard deviation
+    quantiles (to its range where they coincide), standardises it with the weighted mean and standard deviation
     of the clipped values (sparse input: scaled, not centred, and clipped to
     its range), and divides all features by one number so that the weighted
     median norm of the training rows is ``bandwidth``; the radius is the 95 %
@@ -88,6 +88,7 @@ def fit_input_map(rows, input_scaling, bandwidth, random_state):
         quantiles = _weighted_quantiles(
             X_sample, weight_sample, [CLIP_QUANTILE, 1 - CLIP_QUANTILE]
         )
+        quantiles = _keep_rare_values(X_sample, weight_sample, *quantiles)
         dtype = _moment_dtype(rows.X)
         lower, upper = (_array_api.from_host(q, rows, dtype) for q in quantiles)
     offset, spread = _feature_moments(rows, lower, upper)
@@ -145,6 +146,23 @@ def bound_inputs(X, offset, scale, lower, upper, radius):
         shrink = _shrink_factors(_row_norms(bounded), radius)
         bounded *= _array_api.astype_like(shrink, X)[:, None]
     return bounded
+
+
+def _keep_rare_values(X, sample_weight, lower, upper):
+    """Widen collapsed clip ranges to the column's range.
+
+    A feature that takes one value on more than 95 % of the rows (a rare
+    indicator, a mostly-zero count) has equal clip quantiles: clipping would
+    make it constant and lose it. Such columns are clipped to their range
+    over the rows of positive weight instead (and the row bound still keeps
+    far rows in check).
+    """
+    collapsed = lower == upper
+    if np.any(collapsed):
+        seen = np.asarray(X, dtype=np.float64)[sample_weight > 0][:, collapsed]
+        lower, upper = lower.copy(), upper.copy()
+        lower[collapsed], upper[collapsed] = seen.min(axis=0), seen.max(axis=0)
+    return lower, upper
 
 
 def _shrink_factors(norms, radius):

@@ -130,7 +130,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             default="standard"
         How inputs are mapped before the network sees them, by a map fitted
         on the training rows (those with positive weight). ``"standard"``
-        clips each feature to its 2.5 % and 97.5 % training quantiles,
+        clips each feature to its 2.5 % and 97.5 % training quantiles
+        (to its range where the two coincide, as for a rare indicator),
         standardises it (weighted mean and standard deviation of the clipped
         values; sparse input is only scaled, and clipped to its range) and
         divides all features by one number so that the median norm of the

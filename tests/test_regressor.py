@@ -222,6 +222,30 @@ def test_float32_far_rows_are_bounded(data):
     assert_bounded(model, predictions)
 
 
+def test_standard_map_clips_features_to_their_weighted_quantiles():
+    rng = np.random.RandomState(0)
+    X = rng.standard_cauchy(size=(400, 3))  # heavy tails
+    y = np.tanh(X[:, 0])
+    weight = rng.randint(1, 4, size=400)
+    model = _fit_quietly(_fast(max_iter=5), X, y, sample_weight=weight)
+    repeated = np.repeat(X, weight, axis=0)
+    for attribute, q in [("input_lower_", 0.025), ("input_upper_", 0.975)]:
+        expected = np.quantile(repeated, q, axis=0, method="inverted_cdf")
+        assert_allclose(getattr(model, attribute), expected)
+
+
+def test_a_rare_indicator_is_not_clipped_away():
+    # 2 % of the rows have the indicator: its 2.5 % and 97.5 % quantiles are
+    # both 0, and clipping to them would make the column constant.
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.normal(size=500), np.zeros(500)])
+    X[rng.choice(500, 10, replace=False), 1] = 1.0
+    y = 3.0 * X[:, 1] + 0.1 * X[:, 0]
+    model = _fit_quietly(_fast(max_iter=300), X, y)
+    assert_allclose([model.input_lower_[1], model.input_upper_[1]], [0.0, 1.0])
+    assert model.score(X, y) > 0.9
+
+
 # --- bad input ----------------------------------------------------------------
 
 
