@@ -1,0 +1,83 @@
+"""Set-up before the first step, in step-times, on large data.
+
+What a fit spends before gradient descent's first step: validating and
+mapping the rows, choosing the step (``learning_rate="auto"``) and choosing
+``alpha`` (``alpha="auto"``). Each is measured as the difference between two
+fits of the same data that differ only in that choice, with ``max_iter=1``;
+the step time is ``(fit(max_iter=11) - fit(max_iter=1)) / 10`` with a fixed
+step and ``tol=0``. Run from the repository root::
+
+    python benchmarks/setup_time.py              # n = 1e6, d = 10, m = 128
+    python benchmarks/setup_time.py --n 200000   # quicker
+
+Times are the best of ``--repeats`` runs; the machine and thread count are
+printed with them.
+"""
+
+import argparse
+import os
+import platform
+import time
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from skexpreg import ExponentialRegressor
+
+
+def _best_time(make, X, y, repeats):
+    best = np.inf
+    for _ in range(repeats):
+        model = make()
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X, y)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--d", type=int, default=10)
+    parser.add_argument("--m", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(args.n, args.d))
+    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] ** 2 + 0.1 * rng.normal(size=args.n)
+
+    def model(**params):
+        base = {"n_neurons": args.m, "random_state": 0, "tol": 0, "n_jobs": args.threads}
+        return lambda: ExponentialRegressor(**{**base, **params})
+
+    fixed = {"learning_rate": 1e-6, "alpha": 1.0}
+    with threadpool_limits(args.threads):
+        one = _best_time(model(max_iter=1, **fixed), X, y, args.repeats)
+        eleven = _best_time(model(max_iter=11, **fixed), X, y, args.repeats)
+        step = (eleven - one) / 10
+        auto_step = _best_time(
+            model(max_iter=1, alpha=1.0, learning_rate="auto"), X, y, args.repeats
+        )
+        auto_both = _best_time(
+            model(max_iter=1, learning_rate="auto", alpha="auto"), X, y, 1
+        )
+    base = one - step  # validation, maps, W(0) and the first loss evaluation
+    print(
+        f"{platform.processor() or platform.machine()}, {args.threads} thread(s); "
+        f"n={args.n}, d={args.d}, m={args.m}, float64"
+    )
+    print(f"one step                               {step:8.3f} s")
+    print(f"fixed step and alpha: before step 1    {base:8.3f} s  ({base / step:5.1f} steps)")
+    extra = auto_step - one
+    print(f"learning_rate='auto' adds              {extra:8.3f} s  ({extra / step:5.1f} steps)")
+    extra = auto_both - auto_step
+    print(f"alpha='auto' adds (the alpha path)     {extra:8.3f} s  ({extra / step:5.1f} steps)")
+
+
+if __name__ == "__main__":
+    main()
