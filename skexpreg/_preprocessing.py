@@ -157,11 +157,15 @@ def _keep_rare_values(X, sample_weight, lower, upper):
     over the rows of positive weight instead (and the row bound still keeps
     far rows in check).
     """
-    collapsed = lower == upper
-    if np.any(collapsed):
-        seen = np.asarray(X, dtype=np.float64)[sample_weight > 0][:, collapsed]
+    collapsed = np.flatnonzero(lower == upper)
+    if collapsed.size:
+        seen = X[np.flatnonzero(sample_weight > 0)][:, collapsed]
+        smallest, largest = seen.min(axis=0), seen.max(axis=0)
+        if sparse.issparse(seen):  # implicit zeros count
+            smallest, largest = smallest.toarray().ravel(), largest.toarray().ravel()
         lower, upper = lower.copy(), upper.copy()
-        lower[collapsed], upper[collapsed] = seen.min(axis=0), seen.max(axis=0)
+        lower[collapsed] = np.asarray(smallest, dtype=np.float64)
+        upper[collapsed] = np.asarray(largest, dtype=np.float64)
     return lower, upper
 
 
