@@ -21,8 +21,10 @@ split. Everything is built on four primitives that a backend implements:
 ``take(indices)``, ``gather()``
     A selection of rows, and the rows as numpy arrays on the host.
 
-:class:`InMemoryRows` holds numpy arrays, scipy sparse CSR matrices or
-arrays of any array API namespace (on their device); :mod:`skexpreg._dask`
+:class:`InMemoryRows` holds numpy arrays, scipy sparse CSR matrices (the
+rows as the network sees them may be centred sparse rows,
+:mod:`skexpreg._sparse`) or arrays of any array API namespace (on their
+device); :mod:`skexpreg._dask`
 holds dask arrays on a cluster. :func:`fit_rows` and :func:`predict_rows`
 validate the input and choose the source, once per call of ``fit`` or
 ``predict``; nothing below asks which backend it has.
@@ -36,7 +38,7 @@ from scipy import sparse
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from skexpreg import _array_api, _network, _preprocessing
+from skexpreg import _array_api, _network, _preprocessing, _sparse
 from skexpreg._blocks import BlockRunner, threads_for
 
 
@@ -231,7 +233,7 @@ class InMemoryRows(Rows):
     def gather(self):
         to_host = _array_api.to_numpy
         return tuple(
-            array if array is None or sparse.issparse(array) else to_host(array)
+            array if array is None or _sparse.issparse(array) else to_host(array)
             for array in (self.X, self.Y, self.sample_weight)
         )
 

@@ -66,11 +66,11 @@ def test_weighted_quantiles_of_sparse_columns_count_their_zeros(kind, n_samples)
     X = _columns(rng, n_samples)
     weight = _weights(kind, rng, n_samples)
     quantiles = [0.025, 0.1, 0.5, 0.9, 0.975, 1.0]
-    expected = _preprocessing._weighted_quantiles(X, weight, quantiles)
+    X = sparse.csr_matrix(X)
+    X.data[::7] = 0.0  # explicitly stored zeros count as zeros
+    expected = _preprocessing._weighted_quantiles(X.toarray(), weight, quantiles)
     for container in (sparse.csr_matrix, sparse.csc_matrix):
-        Xs = container(X)
-        Xs[0, 2] = 0.0  # an explicitly stored zero counts as a zero
-        actual = _preprocessing._weighted_quantiles(Xs, weight, quantiles)
+        actual = _preprocessing._weighted_quantiles(container(X), weight, quantiles)
         for got, want in zip(actual, expected):
             assert_array_equal(got, want)
 
@@ -149,7 +149,9 @@ def test_network_functions_on_centred_rows_equal_dense(n_outputs):
         ):
             expected = function(dense, *args, runner)
             actual = function(seen, *args, runner)
-            for got, want in zip(np.atleast_1d(actual), np.atleast_1d(expected)):
+            if not isinstance(expected, tuple):
+                expected, actual = (expected,), (actual,)
+            for got, want in zip(actual, expected):
                 assert_allclose(got, want, rtol=1e-12, atol=1e-12)
         # weights so large that exp overflows: the clipped rows agree too
         huge = 400 * W
@@ -192,10 +194,12 @@ def test_kernels_take_centred_rows():
             ntk_operator(dense, weights).matvec(v),
             rtol=1e-10,
         )
+    expected = ntk_eigenvalues(dense, W, method="iterative", random_state=0)
     assert_allclose(
         ntk_eigenvalues(seen, W, method="iterative", random_state=0),
-        ntk_eigenvalues(dense, W, method="iterative", random_state=0),
+        expected,
         rtol=1e-6,
+        atol=1e-6 * expected[1],  # lambda_min is 0 to round-off
     )
 
 
@@ -203,25 +207,22 @@ def test_network_inputs_of_sparse_rows_are_centred_sparse():
     rng = np.random.RandomState(3)
     X = _columns(rng, 120)
     y = X[:, 0] - X[:, 3] ** 2 + 0.1 * rng.randn(120)
-    params = dict(n_neurons=16, max_iter=30, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        dense = ExponentialRegressor(**params).fit(X, y)
-        fitted = ExponentialRegressor(**params).fit(sparse.csc_matrix(X), y)
+
+    def fit(X, **params):
+        model = ExponentialRegressor(n_neurons=16, max_iter=30, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return model.set_params(**params).fit(X, y)
+
+    dense, fitted = fit(X), fit(sparse.csc_matrix(X))
     seen = network_inputs(fitted, sparse.csr_matrix(X))
     assert isinstance(seen, CentredSparse)
     assert_allclose(seen.toarray(), network_inputs(dense, X), rtol=1e-8, atol=1e-12)
-    assert sparse.issparse(
-        network_inputs(
-            ExponentialRegressor(**params, input_scaling="max_norm").fit(
-                sparse.csr_matrix(X), y
-            ),
-            sparse.csr_matrix(X),
-        )
-    )
+    uniform = fit(sparse.csr_matrix(X), input_scaling="max_norm")
+    assert sparse.issparse(network_inputs(uniform, sparse.csr_matrix(X)))
     expected = ntk_diagnostics(dense, X)
     actual = ntk_diagnostics(fitted, sparse.csr_matrix(X))
-    for name in ("lambda_min_initial", "lambda_max_final", "kernel_drift"):
+    for name in ("lambda_max_initial", "lambda_max_final", "kernel_drift"):
         assert_allclose(getattr(actual, name), getattr(expected, name), rtol=1e-6)
 
 
@@ -230,7 +231,7 @@ def test_wide_sparse_rows_are_never_densified():
     take 16 GB; the map's statistics and the centred rows take O(nnz + d)."""
     rng = np.random.RandomState(0)
     n_samples, n_features, per_row, n_full = 20_000, 100_000, 10, 20
-    columns = rng.randint(n_full, n_features, n_samples * per_row)
+    columns = rng.randint(0, n_features - n_full, n_samples * per_row)
     scattered = sparse.csr_matrix(
         (
             rng.uniform(1, 2, n_samples * per_row),
