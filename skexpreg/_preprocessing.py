@@ -251,7 +251,11 @@ def _sparse_weighted_quantiles(X, sample_weight, quantiles):
     columns = np.concatenate([columns, np.arange(n_features)])
     values = np.concatenate([values, np.zeros(n_features)])
     entry_weight = np.concatenate([entry_weight, zero_weight])
-    order = np.lexsort((values, columns))
+    # Sorted by value, then (stably) by column: each column's entries in
+    # order of value. Small integer keys sort by radix.
+    order = np.argsort(values)
+    keys = columns.astype(np.min_scalar_type(n_features))[order]
+    order = order[np.argsort(keys, kind="stable")]
     columns, values = columns[order], values[order]
     cumulative, total = _cumulative_by_column(entry_weight[order], columns, n_features)
     starts = np.searchsorted(columns, np.arange(n_features))

@@ -75,6 +75,25 @@ def test_weighted_quantiles_of_sparse_columns_count_their_zeros(kind, n_samples)
             assert_array_equal(got, want)
 
 
+def test_sparse_quantiles_stay_exact_with_many_columns():
+    """Cumulative weights summed across all columns at once would carry the
+    round-off of every column before: with equal weights such as 1/n, whose
+    sums hit the quantile's threshold exactly, hundreds of columns would
+    select a neighbouring value."""
+    rng = np.random.RandomState(0)
+    n_samples, n_features = 200, 10_000
+    X = rng.randint(-3, 4, (n_samples, n_features)).astype(float)
+    X *= rng.uniform(size=X.shape) < 0.5
+    quantiles = [0.025, 0.1, 0.9, 0.975]
+    for weight in (np.full(n_samples, 1 / n_samples), np.full(n_samples, 1 / 3)):
+        expected = _preprocessing._weighted_quantiles(X, weight, quantiles)
+        actual = _preprocessing._weighted_quantiles(
+            sparse.csr_matrix(X), weight, quantiles
+        )
+        for got, want in zip(actual, expected):
+            assert_array_equal(got, want)
+
+
 def _input_map(rng, n_features):
     lower = rng.uniform(-2, 0.5, n_features)
     upper = lower + rng.uniform(0.1, 3, n_features)
