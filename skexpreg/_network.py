@@ -204,7 +204,7 @@ def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, r
 
     Parameters
     ----------
-    X : {ndarray, sparse matrix} of shape (n, d)
+    X : {ndarray, sparse matrix, CentredSparse} of shape (n, d)
     y : ndarray of shape (n, k)
     sample_weight : ndarray of shape (n,)
     weights : ndarray of shape (d, m)
