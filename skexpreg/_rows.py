@@ -266,7 +266,7 @@ def fit_rows(estimator, X, y, sample_weight, *, reset, dtype=None, n_jobs=None):
         reset=reset,
     )
     if sparse.issparse(X):
-        X = X.tocsr()
+        X = _canonical_csr(X)
     dtype = X.dtype if dtype is None else dtype
     xp, _ = _array_api.namespace(X)
     X = xp.astype(X, dtype, copy=False) if not sparse.issparse(X) else X.astype(dtype)
@@ -297,7 +297,7 @@ def predict_rows(estimator, X, weights, *, n_jobs=None):
         dtype=_array_api.float_dtypes(xp, device),
         reset=False,
     )
-    X = X.tocsr() if sparse.issparse(X) else X
+    X = _canonical_csr(X) if sparse.issparse(X) else X
     xp, is_numpy = _array_api.namespace(X)
     if _array_api.namespace(weights)[1] != is_numpy:
         raise ValueError(
@@ -310,6 +310,16 @@ def predict_rows(estimator, X, weights, *, n_jobs=None):
     else:
         X = xp.astype(X, xp.result_type(X.dtype, weights.dtype), copy=False)
     return InMemoryRows(X, n_threads=threads_for(n_jobs))
+
+
+def _canonical_csr(X):
+    """``X`` as CSR without duplicate entries (summed, in a copy if needed):
+    the input map clips each entry, and clips the sum of duplicates."""
+    X = X.tocsr()
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
 
 
 # Backends other than in-memory rows: modules with ``accepts(X, y,

@@ -245,6 +245,26 @@ def test_network_inputs_of_sparse_rows_are_centred_sparse():
         assert_allclose(getattr(actual, name), getattr(expected, name), rtol=1e-6)
 
 
+def test_duplicate_entries_count_as_their_sum():
+    """A CSR matrix may store an entry twice; the map clips the sum."""
+    rng = np.random.RandomState(4)
+    n_samples, n_features, per_row = 150, 4, 3
+    columns = rng.randint(0, n_features, n_samples * per_row)
+    values = rng.uniform(-1, 2, n_samples * per_row)
+    indptr = np.arange(0, n_samples * per_row + 1, per_row)
+    X = sparse.csr_matrix((values, columns, indptr), shape=(n_samples, n_features))
+    assert not X.has_canonical_format
+    y = rng.randn(n_samples)
+    params = dict(n_neurons=8, max_iter=10, alpha=1.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = ExponentialRegressor(**params).fit(X.toarray(), y)
+        fitted = ExponentialRegressor(**params).fit(X, y)
+    assert not X.has_canonical_format  # the caller's matrix is left alone
+    assert_allclose(fitted.weights_, dense.weights_, rtol=1e-8, atol=1e-12)
+    assert_allclose(fitted.predict(X), dense.predict(X.toarray()), rtol=1e-8)
+
+
 def test_wide_sparse_rows_are_never_densified():
     """20,000 x 100,000 rows with about 30 entries each: a dense sample would
     take 16 GB; the map's statistics and the centred rows take O(nnz + d)."""
