@@ -24,10 +24,10 @@ split. Everything is built on four primitives that a backend implements:
 :class:`InMemoryRows` holds numpy arrays, scipy sparse CSR matrices (the
 rows as the network sees them may be centred sparse rows,
 :mod:`skexpreg._sparse`) or arrays of any array API namespace (on their
-device); :mod:`skexpreg._dask`
-holds dask arrays on a cluster. :func:`fit_rows` and :func:`predict_rows`
-validate the input and choose the source, once per call of ``fit`` or
-``predict``; nothing below asks which backend it has.
+device); :mod:`skexpreg._dask` holds dask arrays on a cluster.
+:func:`fit_rows` and :func:`predict_rows` validate the input and choose the
+source, once per call of ``fit`` or ``predict``; nothing below asks which
+backend it has.
 """
 
 import importlib

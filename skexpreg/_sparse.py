@@ -17,9 +17,10 @@ computes every product the network takes from them exactly:
     Z^T E = S^T diag(t) E + c (t^T E)
 
 The functions below (:func:`issparse`, :func:`dot`, :func:`gram`,
-:func:`row_norms`) are the one place that tells the three kinds of rows
-apart (dense arrays, scipy sparse matrices and centred sparse rows) for the
-code that multiplies them: :mod:`skexpreg._network` and :mod:`skexpreg.ntk`.
+:func:`row_norms`, :func:`largest_entries`, :func:`scale_rows`) are the one
+place that tells the three kinds of rows apart (dense arrays, scipy sparse
+matrices and centred sparse rows) for the code that multiplies them:
+:mod:`skexpreg._network` and :mod:`skexpreg.ntk`.
 """
 
 import numpy as np
