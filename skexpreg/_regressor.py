@@ -137,10 +137,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         outliers, set the scale, and the model does not depend on the
         features' units. Sparse input gets the map, and the model, of its
         dense copy without being densified (the centring is folded into
-        the products with the weights). Dense or sparse, a feature that is
-        non-zero in fewer than 2.5 % of the (weighted) training rows, such
-        as a rare one-hot category, is clipped to the constant 0 and has no
-        effect (``"max_norm"`` keeps it). ``"max_norm"`` divides by the
+        the products with the weights). ``"max_norm"`` divides by the
         largest training row norm, so that the training rows lie in the
         unit ball as the theory assumes; a float divides by that number;
         ``None`` uses the inputs as given (the paper's setting). Whatever
