@@ -52,7 +52,12 @@ def main(argv=None):
     y = np.sin(X[:, 0]) + 0.5 * X[:, 1] ** 2 + 0.1 * rng.normal(size=args.n)
 
     def model(**params):
-        base = {"n_neurons": args.m, "random_state": 0, "tol": 0, "n_jobs": args.threads}
+        base = {
+            "n_neurons": args.m,
+            "random_state": 0,
+            "tol": 0,
+            "n_jobs": args.threads,
+        }
         return lambda: ExponentialRegressor(**{**base, **params})
 
     fixed = {"learning_rate": 1e-6, "alpha": 1.0}
@@ -66,17 +71,18 @@ def main(argv=None):
         auto_both = _best_time(
             model(max_iter=1, learning_rate="auto", alpha="auto"), X, y, 1
         )
-    base = one - step  # validation, maps, W(0) and the first loss evaluation
     print(
         f"{platform.processor() or platform.machine()}, {args.threads} thread(s); "
         f"n={args.n}, d={args.d}, m={args.m}, float64"
     )
-    print(f"one step                               {step:8.3f} s")
-    print(f"fixed step and alpha: before step 1    {base:8.3f} s  ({base / step:5.1f} steps)")
-    extra = auto_step - one
-    print(f"learning_rate='auto' adds              {extra:8.3f} s  ({extra / step:5.1f} steps)")
-    extra = auto_both - auto_step
-    print(f"alpha='auto' adds (the alpha path)     {extra:8.3f} s  ({extra / step:5.1f} steps)")
+    rows = [
+        ("one step", step),
+        ("fixed step and alpha: before step 1", one - step),
+        ("learning_rate='auto' adds", auto_step - one),
+        ("alpha='auto' adds (the alpha path)", auto_both - auto_step),
+    ]
+    for label, seconds in rows:
+        print(f"{label:<38} {seconds:8.3f} s  ({seconds / step:5.1f} steps)")
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def synthetic(n, d=32, seed=0):
 
 
 def california():
-    """The panel's California split, preprocessed: ``(X_train, X_test, y_train, y_test)``."""
+    """The panel's California split, preprocessed (None if absent)."""
     found = load_panel(["california"])
     if not found:
         return None
@@ -146,7 +146,11 @@ def main():
     args = parser.parse_args()
     n = 4_000 if args.quick else 20_000
     X, y = synthetic(n)
-    run("synthetic (teacher network)", *train_test_split(X, y, random_state=0), args.budget)
+    run(
+        "synthetic (teacher network)",
+        *train_test_split(X, y, random_state=0),
+        args.budget,
+    )
     if args.quick:
         return
     split = california()

@@ -9,7 +9,6 @@ unguarded; newer ones have a fallback here.
 """
 
 import numpy as np
-from scipy import sparse
 from sklearn import config_context, get_config
 from sklearn.utils._array_api import (
     _convert_to_numpy,
@@ -17,6 +16,8 @@ from sklearn.utils._array_api import (
     get_namespace,
     get_namespace_and_device,
 )
+
+from skexpreg import _sparse
 
 try:  # vendored from scikit-learn 1.7 on
     from sklearn.externals import array_api_compat
@@ -83,14 +84,15 @@ def is_numpy_namespace(xp):
 
 
 def _is_numpy(array):
-    """numpy arrays and scipy sparse matrices take the numpy code path.
+    """numpy arrays and scipy sparse matrices (also centred, see
+    :mod:`skexpreg._sparse`) take the numpy code path.
 
     So do dask collections: their chunks are numpy arrays, processed by the
     numpy code on the workers (see :mod:`skexpreg._dask`).
     """
     return (
         isinstance(array, (np.ndarray, np.generic, float, int))
-        or sparse.issparse(array)
+        or _sparse.issparse(array)
         or type(array).__module__.partition(".")[0] == "dask"
     )
 

@@ -19,22 +19,22 @@ operands: numpy arrays (and scipy sparse ``X``) or arrays of another namespace
 (PyTorch, CuPy, ...; all operands in the same namespace and on the same
 device). numpy keeps its fast path inside :func:`_activations` (thread-local
 workspaces, exponentials in place, the optional vectorised exp); sparse ``X``
-has one branch, in the products with ``X``.
+(a scipy matrix, or the centred sparse rows of :mod:`skexpreg._sparse`) has
+one branch, in the products with ``X``.
 """
 
 import warnings
 
 import numpy as np
-from scipy import sparse
 
-from skexpreg import _array_api, _fastexp
+from skexpreg import _array_api, _fastexp, _sparse
 from skexpreg._blocks import row_blocks, workspace
 
 
 def _preactivations(X_block, weights, name="Z"):
     """``X_block @ weights`` as a dense array (a thread-local buffer for numpy)."""
-    if sparse.issparse(X_block):
-        return np.asarray(X_block @ weights)
+    if _sparse.issparse(X_block):
+        return _sparse.dot(X_block, weights)
     if not isinstance(weights, np.ndarray):
         return X_block @ weights
     out = workspace(name, X_block.shape[0], weights.shape[1], weights.dtype)
@@ -147,11 +147,10 @@ def forward_clipped(X, weights, output_signs, input_scale, runner, max_z):
     if not _array_api.any_true(clipped):
         return outputs, clipped
     W_eff, signs_eff = effective_parameters(weights, output_signs, input_scale)
-    if sparse.issparse(X):
+    if _sparse.issparse(X):
         rows = X[np.flatnonzero(clipped)]
-        row_max = np.asarray(abs(rows).max(axis=1).todense()).ravel()
-        row_max[row_max == 0] = 1
-        Z = np.asarray(sparse.diags(1 / row_max) @ rows @ W_eff)
+        row_max = _sparse.largest_entries(rows)
+        Z = _sparse.dot(_sparse.scale_rows(rows, 1 / row_max), W_eff)
     else:
         rows = X[clipped]
         row_max = xp.max(xp.abs(rows), axis=1)
@@ -205,7 +204,7 @@ def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, r
 
     Parameters
     ----------
-    X : {ndarray, sparse matrix} of shape (n, d)
+    X : {ndarray, sparse matrix, CentredSparse} of shape (n, d)
     y : ndarray of shape (n, k)
     sample_weight : ndarray of shape (n,)
     weights : ndarray of shape (d, m)
@@ -342,7 +341,7 @@ def _rows_weighted_transpose_dot(X_block, E, coefficients):
     For dense ``X_b`` the coefficients scale the small (b, d) operand rather
     than the (b, m) activations; sparse ``X_b`` scales ``E`` in place.
     """
-    if sparse.issparse(X_block):
+    if _sparse.issparse(X_block):
         E *= coefficients[:, None]
         return np.asarray(X_block.T @ E)
     return (X_block * coefficients[:, None]).T @ E
@@ -351,7 +350,7 @@ def _rows_weighted_transpose_dot(X_block, E, coefficients):
 def _transpose_dot(X_block, E):
     """``X_b^T E`` as a dense array."""
     product = X_block.T @ E
-    return np.asarray(product) if sparse.issparse(X_block) else product
+    return np.asarray(product) if _sparse.issparse(X_block) else product
 
 
 def _sum_over_blocks(block_product, X, weights, runner):

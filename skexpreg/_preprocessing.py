@@ -10,7 +10,10 @@ that the same code serves numpy, sparse, any array API namespace and each
 chunk of a dask array; the source combines the pieces in a fixed order.
 Dense pieces are read in row blocks, so that no temporary as large as ``X``
 is made, and columns are divided by their largest absolute value first, so
-that squares cannot overflow.
+that squares cannot overflow. Sparse pieces are never densified: their
+statistics count the implicit zeros (each a zero clipped to the feature's
+range), so that sparse rows get the map of their dense copy, and the mapped
+rows keep the centring as a rank-one term (:mod:`skexpreg._sparse`).
 """
 
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils.extmath import row_norms
 
-from skexpreg import _array_api
+from skexpreg import _array_api, _sparse
 from skexpreg._blocks import row_blocks
 
 # "standard" clips each feature to these quantiles of the training rows (so
@@ -59,15 +62,17 @@ def fit_input_map(rows, input_scaling, bandwidth, random_state):
     """The :class:`InputMap` of the training rows.
 
     ``"standard"`` clips each feature to its weighted 2.5 % and 97.5 %
-    quantiles (to its range where they coincide), standardises it with the weighted mean and standard deviation
-    of the clipped values (sparse input: scaled, not centred, and clipped to
-    its range), and divides all features by one number so that the weighted
-    median norm of the training rows is ``bandwidth``; the radius is the 95 %
-    quantile of their norms. The other choices keep the training rows as
-    they are (``"max_norm"`` divides by the largest row norm, a float by
-    itself, None by 1) and bound other rows by the training rows' range and
-    largest norm. Only rows of positive weight count. Quantiles come from a
-    random sample of at most 20,000 rows (drawn from ``random_state``).
+    quantiles (to its range where they coincide), standardises it with the
+    weighted mean and standard deviation of the clipped values, and divides
+    all features by one number so that the weighted median norm of the
+    training rows is ``bandwidth``; the
+    radius is the 95 % quantile of their norms. The other choices keep the
+    training rows as they are (``"max_norm"`` divides by the largest row
+    norm, a float by itself, None by 1) and bound other rows by the training
+    rows' range and largest norm. Only rows of positive weight count.
+    Quantiles come from a random sample of at most 20,000 rows (drawn from
+    ``random_state``). Sparse rows get the map of their dense copy: the
+    quantiles and moments count their implicit zeros.
     """
     xp = rows.xp
     if input_scaling != "standard":
@@ -82,15 +87,12 @@ def fit_input_map(rows, input_scaling, bandwidth, random_state):
         radius = rows.map_reduce(_largest_row_norm, offset, scale, combine=max)
         return InputMap(offset, scale, lower, upper, radius, uniform=True)
     X_sample, weight_sample = _sample(rows, random_state)
-    if sparse.issparse(X_sample):
-        lower, upper = _column_range(rows)
-    else:
-        quantiles = _weighted_quantiles(
-            X_sample, weight_sample, [CLIP_QUANTILE, 1 - CLIP_QUANTILE]
-        )
-        quantiles = _keep_rare_values(X_sample, weight_sample, *quantiles)
-        dtype = _moment_dtype(rows.X)
-        lower, upper = (_array_api.from_host(q, rows, dtype) for q in quantiles)
+    quantiles = _weighted_quantiles(
+        X_sample, weight_sample, [CLIP_QUANTILE, 1 - CLIP_QUANTILE]
+    )
+    quantiles = _keep_rare_values(X_sample, weight_sample, *quantiles)
+    dtype = _moment_dtype(rows.X)
+    lower, upper = (_array_api.from_host(q, rows, dtype) for q in quantiles)
     offset, spread = _feature_moments(rows, lower, upper)
     host = [_array_api.to_numpy(vector) for vector in (offset, spread, lower, upper)]
     norms = _row_norms(bound_inputs(X_sample, *host, np.inf))
@@ -108,7 +110,7 @@ def map_inputs(rows, input_map, *, fitted_rows=False):
 
     For the rows the map was fitted on (``fitted_rows``), a uniform map is
     folded into the weights: ``X`` is not copied. Otherwise the map makes a
-    bounded copy (sparse rows stay sparse).
+    bounded copy (sparse rows stay sparse, see :func:`bound_inputs`).
     """
     if input_map.uniform and fitted_rows:
         return rows.with_scale(float(_array_api.largest(input_map.scale)))
@@ -125,15 +127,13 @@ def map_inputs(rows, input_map, *, fitted_rows=False):
 def bound_inputs(X, offset, scale, lower, upper, radius):
     """``(clip(X, lower, upper) - offset) / scale``, rows shrunk to ``radius``.
 
-    A new array in the dtype of ``X``; sparse ``X`` (whose offset is 0 and
-    whose bounds contain 0) stays sparse.
+    A new array in the dtype of ``X``. Sparse ``X`` stays sparse: a CSR
+    matrix where every zero maps to zero (no offset, and every range holds
+    0), otherwise a :class:`~skexpreg._sparse.CentredSparse`, the map of the
+    dense copy of ``X`` in O(nnz) memory.
     """
     if sparse.issparse(X):
-        X = X.tocsr(copy=True)
-        X.data = np.clip(X.data, lower[X.indices], upper[X.indices])
-        X = (X @ sparse.diags((1 / scale).astype(X.dtype))).tocsr()
-        shrink = _shrink_factors(row_norms(X), radius)
-        return (sparse.diags(shrink.astype(X.dtype)) @ X).tocsr()
+        return _bound_sparse_inputs(X, offset, scale, lower, upper, radius)
     xp, is_numpy = _array_api.namespace(X)
     lower, upper = (_array_api.astype_like(bound, X) for bound in (lower, upper))
     if is_numpy:
@@ -169,6 +169,29 @@ def _keep_rare_values(X, sample_weight, lower, upper):
     return lower, upper
 
 
+def _bound_sparse_inputs(X, offset, scale, lower, upper, radius):
+    """:func:`bound_inputs` of sparse rows, without filling in their zeros.
+
+    Every implicit zero of feature ``j`` maps to ``c_j = (clip_j(0) -
+    offset_j) / scale_j``; a stored entry ``x`` maps to ``c_j`` plus
+    ``(clip_j(x) - clip_j(0)) / scale_j``, which keeps the sparsity pattern.
+    """
+    X = X.tocsr()
+    offset, scale, lower, upper = (
+        np.asarray(vector, dtype=np.float64) for vector in (offset, scale, lower, upper)
+    )
+    columns = X.indices
+    zero = np.clip(0.0, lower, upper)  # what clipping makes of a zero
+    values = np.clip(X.data, lower[columns], upper[columns])
+    values -= zero[columns]
+    values /= scale[columns]
+    values = sparse.csr_matrix(
+        (values.astype(X.dtype), X.indices.copy(), X.indptr.copy()), shape=X.shape
+    )
+    values.eliminate_zeros()  # features clipped to a constant store nothing
+    return _sparse.centred_rows(values, (zero - offset) / scale, radius)
+
+
 def _shrink_factors(norms, radius):
     """1 for rows within the ball, ``radius / norm`` for the others."""
     xp, _ = _array_api.namespace(norms)
@@ -178,8 +201,8 @@ def _shrink_factors(norms, radius):
 
 
 def _row_norms(X):
-    if sparse.issparse(X):
-        return row_norms(X)
+    if _sparse.issparse(X):
+        return _sparse.row_norms(X)
     xp, is_numpy = _array_api.namespace(X)
     if is_numpy:
         return row_norms(X)  # no temporary as large as X
@@ -200,8 +223,11 @@ def _weighted_quantiles(values, sample_weight, quantiles):
 
     The smallest value whose cumulative weight reaches ``q`` times the total:
     with integer weights, the quantile of the data with repeated rows.
-    Returns one array (of a row's shape) per quantile.
+    Returns one array (of a row's shape) per quantile. The quantiles of a
+    sparse matrix count its implicit zeros, as those of its dense copy do.
     """
+    if sparse.issparse(values):
+        return _sparse_weighted_quantiles(values, sample_weight, quantiles)
     values = np.asarray(values, dtype=np.float64)
     order = np.argsort(values, axis=0, kind="stable")
     ordered = np.take_along_axis(values, order, axis=0)
@@ -217,9 +243,84 @@ def _weighted_quantiles(values, sample_weight, quantiles):
     return result
 
 
+def _sparse_weighted_quantiles(X, sample_weight, quantiles):
+    """:func:`_weighted_quantiles` of the columns of a sparse matrix.
+
+    The zeros of a column (implicit or stored) are one entry of value 0 and
+    the weight of their rows, sorted with the column's other entries; the
+    selection is that of the dense copy, with cumulative weights summed per
+    column (:func:`_cumulative_by_column`). O(nnz + d) memory.
+    """
+    X = X.tocsc()
+    n_features = X.shape[1]
+    weight = np.asarray(sample_weight, dtype=np.float64)
+    columns = np.repeat(np.arange(n_features), np.diff(X.indptr))
+    values = X.data.astype(np.float64)
+    entry_weight = weight[X.indices]
+    nonzero = values != 0
+    columns, values, entry_weight = (
+        array[nonzero] for array in (columns, values, entry_weight)
+    )
+    # The weight of a column's zeros: exactly 0 where every row of positive
+    # weight stores a non-zero value, so that no zero is ever selected there.
+    positive = entry_weight > 0
+    rows_with_zero = np.count_nonzero(weight > 0) - np.bincount(
+        columns[positive], minlength=n_features
+    )
+    stored_weight = np.bincount(columns, entry_weight, minlength=n_features)
+    zero_weight = np.where(
+        rows_with_zero > 0, np.maximum(weight.sum() - stored_weight, 0), 0.0
+    )
+    columns = np.concatenate([columns, np.arange(n_features)])
+    values = np.concatenate([values, np.zeros(n_features)])
+    entry_weight = np.concatenate([entry_weight, zero_weight])
+    # Sorted by value, then (stably) by column: each column's entries in
+    # order of value. Small integer keys sort by radix.
+    order = np.argsort(values)
+    keys = columns.astype(np.min_scalar_type(n_features))[order]
+    order = order[np.argsort(keys, kind="stable")]
+    columns, values = columns[order], values[order]
+    cumulative, total = _cumulative_by_column(entry_weight[order], columns, n_features)
+    starts = np.searchsorted(columns, np.arange(n_features))
+    lengths = np.diff(np.append(starts, len(columns)))
+    result = []
+    for q in quantiles:
+        # first position where the cumulative weight reaches q * total
+        threshold = (q * total - 1e-12 * total)[columns]
+        index = np.bincount(
+            columns, cumulative < threshold, minlength=n_features
+        ).astype(np.intp)
+        result.append(values[starts + np.minimum(index, lengths - 1)])
+    return result
+
+
+def _cumulative_by_column(weights, columns, n_features):
+    """Cumulative sums of ``weights`` within each column (``columns``
+    sorted, every column present) and each column's total.
+
+    One cumulative sum restarted at every column: each column's first
+    weight is reduced by the previous column's total, and what that leaves
+    over (round-off) is taken off again, so that the sums are accurate to
+    round-off of one column's total, however many columns precede it.
+    """
+    starts = np.searchsorted(columns, np.arange(n_features))
+    totals = np.add.reduceat(weights, starts)
+    restarted = weights.copy()
+    restarted[starts[1:]] -= totals[:-1]
+    cumulative = np.cumsum(restarted)
+    ends = np.append(starts[1:], len(weights)) - 1
+    carried = np.concatenate([[0.0], cumulative[ends[:-1]] - totals[:-1]])
+    cumulative -= carried[columns]
+    return cumulative, cumulative[ends]
+
+
 def standardize(X, offset, scale):
-    """``(X - offset) / scale`` in the dtype of ``X``; sparse ``X`` is only scaled."""
-    if sparse.issparse(X):  # centring would densify
+    """``(X - offset) / scale`` in the dtype of ``X``.
+
+    Sparse ``X`` is only scaled: it comes here with a zero offset only (the
+    uniform maps); the centred map of sparse rows is :func:`bound_inputs`.
+    """
+    if sparse.issparse(X):
         return (X @ sparse.diags((1 / scale).astype(X.dtype))).tocsr()
     standardized = X - _array_api.astype_like(offset, X)
     standardized /= _array_api.astype_like(scale, X)
@@ -254,13 +355,11 @@ def total_squares(rows):
 
 def _feature_moments(rows, lower, upper):
     """Weighted mean and standard deviation of each feature clipped to
-    ``[lower, upper]``; sparse features get a zero mean (scaled, not
-    centred) and constant ones a standard deviation of 1."""
+    ``[lower, upper]`` (the zeros of sparse features clipped too); constant
+    features get a standard deviation of 1."""
     mean, spread, magnitude = _moments(rows, "inputs", lower, upper)
     xp = rows.xp
     spread = xp.where(spread > 0, spread, xp.ones_like(spread))
-    if sparse.issparse(rows.X):
-        mean = xp.zeros_like(mean)  # scaled, not centred
     return mean * magnitude, spread * magnitude
 
 
@@ -340,13 +439,16 @@ def _weighted_column_sums(
 ):
     """``sum_i s_i a_i`` (``mean`` None) or ``sum_i s_i (a_i - mean)^2`` per
     column, for ``a_i`` the rows of ``X`` or ``Y`` clipped to ``[lower,
-    upper]`` (if given) and divided by ``magnitude``."""
+    upper]`` (if given, also the implicit zeros of sparse rows) and divided by
+    ``magnitude``."""
     A = X if part == "inputs" else Y
     if sparse.issparse(A):
+        zero = None
         if lower is not None:
             A = A.tocsr(copy=True)
             A.data = np.clip(A.data, lower[A.indices], upper[A.indices])
-        return _sparse_weighted_column_sums(A, sample_weight, magnitude, mean)
+            zero = np.clip(0.0, lower, upper)
+        return _sparse_weighted_column_sums(A, sample_weight, magnitude, mean, zero)
     xp, _ = _array_api.namespace(A)
     dtype = _moment_dtype(A)
     weight = xp.astype(sample_weight, dtype)
@@ -362,21 +464,25 @@ def _weighted_column_sums(
     return total
 
 
-def _sparse_weighted_column_sums(A, sample_weight, magnitude, mean):
+def _sparse_weighted_column_sums(A, sample_weight, magnitude, mean, zero=None):
+    """:func:`_weighted_column_sums` of a sparse matrix whose implicit zeros
+    stand for ``zero`` (a (d,) vector; None: 0), without a dense copy."""
     A = (A @ sparse.diags(1 / magnitude)).tocsr()
     weight = np.asarray(sample_weight, dtype=np.float64)
-    if mean is None:
-        return np.asarray(weight @ A).ravel()
-    # The zeros of a column contribute mean^2 each; the stored entries
-    # (x - mean)^2: no dense copy of A.
     entry_rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
     entry_weight = weight[entry_rows]
+    stored_weight = np.bincount(A.indices, weights=entry_weight, minlength=A.shape[1])
+    implicit_weight = weight.sum() - stored_weight
+    zero = 0.0 if zero is None else zero / magnitude
+    if mean is None:
+        return np.asarray(weight @ A).ravel() + zero * implicit_weight
+    # The implicit zeros of a column contribute (zero - mean)^2 each, the
+    # stored entries (x - mean)^2.
     deviations = (A.data - mean[A.indices]) ** 2
     stored = np.bincount(
         A.indices, weights=entry_weight * deviations, minlength=A.shape[1]
     )
-    stored_weight = np.bincount(A.indices, weights=entry_weight, minlength=A.shape[1])
-    return stored + mean**2 * (weight.sum() - stored_weight)
+    return stored + (zero - mean) ** 2 * implicit_weight
 
 
 def _largest_row_norm(X, Y, sample_weight, offset, scale, runner):

@@ -133,17 +133,19 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         clips each feature to its 2.5 % and 97.5 % training quantiles
         (to its range where the two coincide, as for a rare indicator),
         standardises it (weighted mean and standard deviation of the clipped
-        values; sparse input is only scaled, and clipped to its range) and
-        divides all features by one number so that the median norm of the
-        training rows is ``bandwidth``: typical rows, not outliers, set the
-        scale, and the model does not depend on the features' units.
-        ``"max_norm"`` divides by the largest training row norm, so that the
-        training rows lie in the unit ball as the theory assumes; a float
-        divides by that number; ``None`` uses the inputs as given (the
-        paper's setting). Whatever the choice, every row is then clipped to
-        the training range and shrunk onto a ball (``input_radius_``), so
-        that predictions stay bounded however far a row lies outside the
-        training range (see the documentation's page on the model).
+        values) and divides all features by one number so that the median
+        norm of the training rows is ``bandwidth``: typical rows, not
+        outliers, set the scale, and the model does not depend on the
+        features' units. Sparse input gets the map, and the model, of its
+        dense copy without being densified (the centring is folded into
+        the products with the weights). ``"max_norm"`` divides by the
+        largest training row norm, so that the training rows lie in the
+        unit ball as the theory assumes; a float divides by that number;
+        ``None`` uses the inputs as given (the paper's setting). Whatever
+        the choice, every row is then clipped to the training range and
+        shrunk onto a ball (``input_radius_``), so that predictions stay
+        bounded however far a row lies outside the training range (see the
+        documentation's page on the model).
 
     bandwidth : float, default=0.35
         With ``input_scaling="standard"``, the median norm of the training
@@ -282,7 +284,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     input_offset_ : ndarray of shape (n_features,)
         Subtracted from the (clipped) inputs before scaling (zero unless
-        ``input_scaling="standard"`` on dense input).
+        ``input_scaling="standard"``).
 
     input_scale_ : ndarray of shape (n_features,)
         The network sees ``(clip(X, input_lower_, input_upper_) -

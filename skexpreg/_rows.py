@@ -21,11 +21,13 @@ split. Everything is built on four primitives that a backend implements:
 ``take(indices)``, ``gather()``
     A selection of rows, and the rows as numpy arrays on the host.
 
-:class:`InMemoryRows` holds numpy arrays, scipy sparse CSR matrices or
-arrays of any array API namespace (on their device); :mod:`skexpreg._dask`
-holds dask arrays on a cluster. :func:`fit_rows` and :func:`predict_rows`
-validate the input and choose the source, once per call of ``fit`` or
-``predict``; nothing below asks which backend it has.
+:class:`InMemoryRows` holds numpy arrays, scipy sparse CSR matrices (the
+rows as the network sees them may be centred sparse rows,
+:mod:`skexpreg._sparse`) or arrays of any array API namespace (on their
+device); :mod:`skexpreg._dask` holds dask arrays on a cluster.
+:func:`fit_rows` and :func:`predict_rows` validate the input and choose the
+source, once per call of ``fit`` or ``predict``; nothing below asks which
+backend it has.
 """
 
 import importlib
@@ -36,7 +38,7 @@ from scipy import sparse
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from skexpreg import _array_api, _network, _preprocessing
+from skexpreg import _array_api, _network, _preprocessing, _sparse
 from skexpreg._blocks import BlockRunner, threads_for
 
 
@@ -231,7 +233,7 @@ class InMemoryRows(Rows):
     def gather(self):
         to_host = _array_api.to_numpy
         return tuple(
-            array if array is None or sparse.issparse(array) else to_host(array)
+            array if array is None or _sparse.issparse(array) else to_host(array)
             for array in (self.X, self.Y, self.sample_weight)
         )
 
@@ -264,7 +266,7 @@ def fit_rows(estimator, X, y, sample_weight, *, reset, dtype=None, n_jobs=None):
         reset=reset,
     )
     if sparse.issparse(X):
-        X = X.tocsr()
+        X = _canonical_csr(X)
     dtype = X.dtype if dtype is None else dtype
     xp, _ = _array_api.namespace(X)
     X = xp.astype(X, dtype, copy=False) if not sparse.issparse(X) else X.astype(dtype)
@@ -295,7 +297,7 @@ def predict_rows(estimator, X, weights, *, n_jobs=None):
         dtype=_array_api.float_dtypes(xp, device),
         reset=False,
     )
-    X = X.tocsr() if sparse.issparse(X) else X
+    X = _canonical_csr(X) if sparse.issparse(X) else X
     xp, is_numpy = _array_api.namespace(X)
     if _array_api.namespace(weights)[1] != is_numpy:
         raise ValueError(
@@ -308,6 +310,16 @@ def predict_rows(estimator, X, weights, *, n_jobs=None):
     else:
         X = xp.astype(X, xp.result_type(X.dtype, weights.dtype), copy=False)
     return InMemoryRows(X, n_threads=threads_for(n_jobs))
+
+
+def _canonical_csr(X):
+    """``X`` as CSR without duplicate entries (summed, in a copy if needed):
+    the input map clips each entry, and clips the sum of duplicates."""
+    X = X.tocsr()
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
 
 
 # Backends other than in-memory rows: modules with ``accepts(X, y,

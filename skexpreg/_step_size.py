@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 from scipy import linalg
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
 from sklearn.utils import check_random_state
 
 from skexpreg import _array_api, _network
@@ -128,7 +128,14 @@ class WeightSpaceNTK:
             return float(values[-1]), _unit(_like_weights(vector, weights))
         operator = LinearOperator((size, size), matvec=matvec, dtype=np.float64)
         v0 = check_random_state(random_state).uniform(-1, 1, size=size)
-        values, vectors = eigsh(operator, k=1, which="LA", tol=tol, v0=v0)
+        try:
+            values, vectors = eigsh(operator, k=1, which="LA", tol=tol, v0=v0)
+        except ArpackError:
+            # ARPACK finds no start vector when the kernel is 0: every row
+            # the network sees is 0 (e.g. all features clipped to 0).
+            if np.any(matvec(v0)):
+                raise
+            return 0.0, _unit(_like_weights(v0.reshape(shape), weights))
         vector = vectors[:, 0].reshape(shape)
         return float(values[0]), _unit(_like_weights(vector, weights))
 

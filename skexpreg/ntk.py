@@ -16,7 +16,9 @@ Gradient descent in the lazy regime contracts the training residual by about
 
 All functions take the inputs the network sees, after the estimator's input
 map: for a fitted estimator, pass ``network_inputs(estimator, X)``
-(:func:`ntk_diagnostics` does so itself).
+(:func:`ntk_diagnostics` does so itself). Besides arrays and sparse
+matrices they take :class:`CentredSparse` rows, what ``network_inputs``
+returns for sparse input under ``input_scaling="standard"``.
 """
 
 from dataclasses import dataclass
@@ -27,13 +29,14 @@ from scipy import linalg
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from sklearn import get_config
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.extmath import row_norms, safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from skexpreg import _network, _preprocessing, _rows
+from skexpreg import _network, _preprocessing, _rows, _sparse
 from skexpreg._blocks import BlockRunner
+from skexpreg._sparse import CentredSparse
 
 __all__ = [
+    "CentredSparse",
     "NTKDiagnostics",
     "empirical_ntk",
     "ntk_diagnostics",
@@ -50,16 +53,22 @@ _DENSE_MAX_SAMPLES = 1000
 
 
 def _check_inputs(X, Y):
-    X = check_array(X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32))
+    X = _check_rows(X)
     if Y is None:
         return X, X
-    Y = check_array(Y, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32))
+    Y = _check_rows(Y)
     if Y.shape[1] != X.shape[1]:
         raise ValueError(
             f"X has {X.shape[1]} features but Y has {Y.shape[1]}; "
             "the kernel needs the same number of features."
         )
     return X, Y
+
+
+def _check_rows(X):
+    if isinstance(X, CentredSparse):
+        return X
+    return check_array(X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32))
 
 
 def _chunk_size(n_other, dtype):
@@ -74,10 +83,10 @@ def ntk_kernel(X, Y=None):
 
     Parameters
     ----------
-    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+    X : {array-like, sparse matrix, CentredSparse} of shape (n_samples_X, n_features)
         Inputs, as the network sees them (the theory assumes
         ``||x||_2 <= 1``).
-    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), \
+    Y : {array-like, sparse matrix, CentredSparse} of shape (n_samples_Y, n_features), \
             default=None
         Second set of inputs; ``None`` means ``Y = X``.
 
@@ -99,13 +108,13 @@ def ntk_kernel(X, Y=None):
     """
     X, Y = _check_inputs(X, Y)
     dtype = np.result_type(X.dtype, Y.dtype)
-    norms_X = row_norms(X, squared=True)
-    norms_Y = row_norms(Y, squared=True)
+    norms_X = _sparse.row_norms(X, squared=True)
+    norms_Y = _sparse.row_norms(Y, squared=True)
     kernel = np.empty((X.shape[0], Y.shape[0]), dtype=dtype)
     step = _chunk_size(Y.shape[0], dtype)
     for start in range(0, X.shape[0], step):
         rows = slice(start, start + step)
-        inner = np.asarray(safe_sparse_dot(X[rows], Y.T, dense_output=True))
+        inner = _sparse.gram(X[rows], Y)
         half_sq = norms_X[rows, None] + norms_Y[None, :] + 2 * inner
         np.maximum(half_sq, 0, out=half_sq)  # ||x + y||^2 >= 0 despite round-off
         half_sq *= 0.5
@@ -121,11 +130,11 @@ def empirical_ntk(X, weights, Y=None):
 
     Parameters
     ----------
-    X : {array-like, sparse matrix} of shape (n_samples_X, n_features)
+    X : {array-like, sparse matrix, CentredSparse} of shape (n_samples_X, n_features)
         Inputs, as the network sees them.
     weights : array-like of shape (n_features, n_neurons)
         Hidden weights ``W`` (as ``ExponentialRegressor.weights_``).
-    Y : {array-like, sparse matrix} of shape (n_samples_Y, n_features), \
+    Y : {array-like, sparse matrix, CentredSparse} of shape (n_samples_Y, n_features), \
             default=None
         Second set of inputs; ``None`` means ``Y = X``.
 
@@ -153,16 +162,14 @@ def empirical_ntk(X, weights, Y=None):
     for first in range(0, n_neurons, neuron_step):
         neurons = weights[:, first : first + neuron_step]
         with np.errstate(over="ignore"):
-            E_Y = np.exp(np.asarray(safe_sparse_dot(Y, neurons, dense_output=True)))
+            E_Y = np.exp(_sparse.dot(Y, neurons))
         row_step = _chunk_size(neurons.shape[1], dtype)
         for start in range(0, X.shape[0], row_step):
             rows = slice(start, start + row_step)
             with np.errstate(over="ignore"):
-                E_X = np.exp(
-                    np.asarray(safe_sparse_dot(X[rows], neurons, dense_output=True))
-                )
+                E_X = np.exp(_sparse.dot(X[rows], neurons))
             kernel[rows] += E_X @ E_Y.T
-    kernel *= np.asarray(safe_sparse_dot(X, Y.T, dense_output=True))
+    kernel *= _sparse.gram(X, Y)
     kernel /= n_neurons
     return kernel
 
@@ -188,7 +195,7 @@ def ntk_operator(X, weights=None, *, sample_weight=None):
 
     Parameters
     ----------
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    X : {array-like, sparse matrix, CentredSparse} of shape (n_samples, n_features)
         Inputs, as the network sees them.
     weights : array-like of shape (n_features, n_neurons), default=None
         Hidden weights for the empirical kernel ``H(W)``; ``None`` for the
@@ -260,7 +267,7 @@ def ntk_eigenvalues(
 
     Parameters
     ----------
-    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    X : {array-like, sparse matrix, CentredSparse} of shape (n_samples, n_features)
         Inputs, as the network sees them.
     weights : array-like of shape (n_features, n_neurons), default=None
         Hidden weights for the empirical kernel ``H(W)``; ``None`` for the
@@ -485,8 +492,14 @@ def network_inputs(estimator, X):
 
     Returns
     -------
-    X_seen : {ndarray, sparse matrix} of shape (n_samples, n_features)
+    X_seen : {ndarray, sparse matrix, CentredSparse} of shape \
+            (n_samples, n_features)
         In the dtype of the fitted weights (float64 if ``X`` is float64).
+        Dense for dense ``X``. Sparse ``X`` stays sparse: a CSR matrix where
+        the map sends zeros to zero (``input_scaling`` other than
+        ``"standard"``), otherwise :class:`CentredSparse` rows, the same rows
+        as for the dense copy of ``X`` but in O(nnz) memory (their
+        ``toarray()`` is the dense array).
     """
     check_is_fitted(estimator)
     rows = _rows.predict_rows(estimator, X, estimator.weights_)

@@ -80,24 +80,117 @@ def test_float32_is_computed_in_float32_and_agrees_with_float64(data):
     )
 
 
-@pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csc_matrix])
-@pytest.mark.parametrize("input_scaling", ["max_norm", "standard"])
-def test_sparse_input_agrees_with_dense(data, container, input_scaling):
+def _sparse_data(data, weighted):
+    """Friedman's rows with most entries 0, and columns whose clip range
+    under "standard" excludes 0: column 0 is positive and column 1 negative
+    except for one row (less than 2.5 % of the weight)."""
     X, y = data
     X = X.copy()
     X[X < 0.5] = 0  # genuinely sparse
+    X[:, 0] = 1 + X[:, 0]
+    X[:, 1] = -1 - X[:, 1]
+    X[0, :2] = 0
+    sample_weight = None
+    if weighted:
+        sample_weight = np.random.RandomState(1).uniform(0.5, 2, size=len(X))
+        sample_weight[[3, 7]] = 0  # rows of zero weight count for nothing
+    return X, y, sample_weight
+
+
+_FITTED_INPUT_MAP = (
+    "input_offset_",
+    "input_scale_",
+    "input_lower_",
+    "input_upper_",
+    "input_radius_",
+    "target_mean_",
+    "target_scale_",
+)
+
+
+@pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csc_matrix])
+@pytest.mark.parametrize("input_scaling", ["standard", "max_norm", None, 2.0])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_input_agrees_with_dense(data, container, input_scaling, weighted):
+    X, y, sample_weight = _sparse_data(data, weighted)
+    params = dict(input_scaling=input_scaling)
+    dense = _fit_quietly(_fast(**params), X, y, sample_weight=sample_weight)
+    sparse_fit = _fit_quietly(
+        _fast(**params), container(X), y, sample_weight=sample_weight
+    )
     if input_scaling == "standard":
-        X = X - X.mean(axis=0) * 0  # sparse "standard" scales without centring
-    dense = _fit_quietly(_fast(input_scaling=input_scaling), X, y)
-    sparse_fit = _fit_quietly(_fast(input_scaling=input_scaling), container(X), y)
-    if input_scaling == "standard":
-        # Dense input is centred, sparse is not: compare against a model
-        # that sees the same uncentred inputs instead.
-        assert_allclose(sparse_fit.input_offset_, 0)
-        assert np.isfinite(sparse_fit.predict(container(X))).all()
-        return
-    assert_allclose(sparse_fit.weights_, dense.weights_, rtol=1e-9)
-    assert_allclose(sparse_fit.predict(container(X)), dense.predict(X), rtol=1e-9)
+        # the map centres, and clips columns 0 and 1 away from 0
+        assert np.all(np.abs(dense.input_offset_) > 0)
+        assert dense.input_lower_[0] > 0 and dense.input_upper_[1] < 0
+    for name in _FITTED_INPUT_MAP:
+        assert_allclose(getattr(sparse_fit, name), getattr(dense, name), rtol=1e-8)
+    assert sparse_fit.alpha_ == dense.alpha_
+    assert sparse_fit.n_iter_ == dense.n_iter_
+    assert_allclose(sparse_fit.weights_, dense.weights_, rtol=1e-8, atol=1e-12)
+    # rows far outside the training range are shrunk onto the ball
+    rows = np.vstack([X, 1e3 * X[:5], -1e6 * X[5:10]])
+    expected = dense.predict(rows)
+    for model in (sparse_fit, dense):
+        for as_input in (container, sparse.csr_matrix, np.asarray):
+            assert_allclose(model.predict(as_input(rows)), expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csc_matrix])
+def test_sparse_standard_fit_agrees_with_dense_on_every_path(
+    data, container, monkeypatch
+):
+    """Early stopping's split, alpha's path, the step from Lanczos in weight
+    space and the quantiles of a row sample all see the centred sparse rows."""
+    from skexpreg import _preprocessing, _step_size
+
+    monkeypatch.setattr(_preprocessing, "MAX_QUANTILE_ROWS", 50)
+    monkeypatch.setattr(_step_size, "_DENSE_MAX_SAMPLES", 10)
+    X, y, sample_weight = _sparse_data(data, weighted=True)
+    params = dict(early_stopping=True, n_iter_no_change=100, n_jobs=2)
+    with config_context(working_memory=0.001):  # several row blocks
+        dense = _fit_quietly(_fast(**params), X, y, sample_weight=sample_weight)
+        sparse_fit = _fit_quietly(
+            _fast(**params), container(X), y, sample_weight=sample_weight
+        )
+        predictions = sparse_fit.predict(container(X))
+    for name in _FITTED_INPUT_MAP:
+        assert_allclose(getattr(sparse_fit, name), getattr(dense, name), rtol=1e-8)
+    assert sparse_fit.alpha_scores_.keys() == dense.alpha_scores_.keys()
+    assert_allclose(
+        list(sparse_fit.alpha_scores_.values()),
+        list(dense.alpha_scores_.values()),
+        rtol=1e-8,
+    )
+    assert_allclose(sparse_fit.learning_rate_, dense.learning_rate_, rtol=1e-8)
+    assert_allclose(sparse_fit.validation_scores_, dense.validation_scores_, rtol=1e-8)
+    assert_allclose(sparse_fit.weights_, dense.weights_, rtol=1e-8, atol=1e-12)
+    assert_allclose(predictions, dense.predict(X), rtol=1e-8)
+
+
+@pytest.mark.parametrize("input_scaling", ["standard", "max_norm", None])
+def test_sparse_rows_are_predicted_like_their_dense_copy(data, input_scaling):
+    X, y = data
+    # trained where no feature is 0: every clip range excludes 0
+    model = _fit_quietly(_fast(input_scaling=input_scaling), X + 1, y)
+    rows = X.copy()
+    rows[rows < 0.5] = 0
+    assert_allclose(
+        model.predict(sparse.csr_matrix(rows)), model.predict(rows), rtol=1e-10
+    )
+
+
+@pytest.mark.parametrize("container", [np.asarray, sparse.csr_matrix])
+def test_constant_features_fit_a_constant(data, container, monkeypatch):
+    """Features constant on the training rows are mapped to 0: the network
+    sees rows of zeros, whose kernel is 0. The step from Lanczos (large
+    data) must not fail on it."""
+    from skexpreg import _step_size
+
+    monkeypatch.setattr(_step_size, "_DENSE_MAX_SAMPLES", 10)
+    X, y = data
+    X = np.ones_like(X) * [0.0, 2.0, 0.0, -1.0, 0.0]
+    model = _fit_quietly(_fast(), container(X), y)
+    assert_allclose(model.predict(container(X)), np.mean(y), rtol=1e-12)
 
 
 def test_pipeline_with_standard_scaler(data):
@@ -234,16 +327,20 @@ def test_standard_map_clips_features_to_their_weighted_quantiles():
         assert_allclose(getattr(model, attribute), expected)
 
 
-def test_a_rare_indicator_is_not_clipped_away():
+@pytest.mark.parametrize("container", [np.asarray, sparse.csr_matrix])
+def test_a_rare_indicator_is_not_clipped_away(container):
     # 2 % of the rows have the indicator: its 2.5 % and 97.5 % quantiles are
     # both 0, and clipping to them would make the column constant.
     rng = np.random.RandomState(0)
     X = np.column_stack([rng.normal(size=500), np.zeros(500)])
     X[rng.choice(500, 10, replace=False), 1] = 1.0
     y = 3.0 * X[:, 1] + 0.1 * X[:, 0]
-    model = _fit_quietly(_fast(max_iter=300), X, y)
+    model = _fit_quietly(_fast(max_iter=300), container(X), y)
     assert_allclose([model.input_lower_[1], model.input_upper_[1]], [0.0, 1.0])
-    assert model.score(X, y) > 0.9
+    assert model.score(container(X), y) > 0.9
+    if container is not np.asarray:
+        dense = _fit_quietly(_fast(max_iter=300), X, y)
+        assert_allclose(model.predict(container(X)), dense.predict(X), rtol=1e-8)
 
 
 # --- bad input ----------------------------------------------------------------
