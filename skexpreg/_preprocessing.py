@@ -101,7 +101,8 @@ def fit_input_map(rows, input_scaling, bandwidth, random_state):
     radius = float(bandwidth) * float(far) / median
     if not radius > 0:  # (nearly) every row at the offset: bound by the largest
         radius = float(bandwidth) * _positive(float(np.max(norms))) / median
-    scale = spread * (median / float(bandwidth))
+    with np.errstate(over="ignore"):  # an infinite scale is refused by the caller
+        scale = spread * (median / float(bandwidth))
     return InputMap(offset, scale, lower, upper, radius, uniform=False)
 
 

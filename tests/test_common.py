@@ -8,9 +8,11 @@ the same failures of its own estimators that choose hyper-parameters on
 held-out rows; with a fixed ``alpha`` the checks pass.
 """
 
+import warnings
+
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from skexpreg import ExponentialRegressor
+from skexpreg import DivergenceWarning, ExponentialRegressor
 
 HELD_OUT_ROWS = (
     "alpha='auto' chooses alpha on randomly held-out rows, so integer "
@@ -37,5 +39,23 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
+def _check_without_divergence(estimator, **params):
+    # The default step comes from the tangent kernel and follows it as it
+    # grows: no check's data should make gradient descent reject a step.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_estimator(estimator, **params)
+    diverged = [w for w in caught if issubclass(w.category, DivergenceWarning)]
+    assert not diverged, [str(w.message) for w in diverged]
+
+
 def test_check_estimator_with_defaults():
-    check_estimator(ExponentialRegressor(), expected_failed_checks=AUTO_ALPHA_FAILURES)
+    _check_without_divergence(
+        ExponentialRegressor(), expected_failed_checks=AUTO_ALPHA_FAILURES
+    )
+
+
+def test_a_narrow_network_does_not_diverge_on_scikit_learns_test_data():
+    _check_without_divergence(
+        ExponentialRegressor(n_neurons=32, random_state=0), on_fail=None
+    )
