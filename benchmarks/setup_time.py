@@ -16,11 +16,11 @@ printed with them.
 
 import argparse
 import os
-import platform
 import time
 import warnings
 
 import numpy as np
+from defaults import describe_machine
 from threadpoolctl import threadpool_limits
 
 from skexpreg import ExponentialRegressor
@@ -71,10 +71,8 @@ def main(argv=None):
         auto_both = _best_time(
             model(max_iter=1, learning_rate="auto", alpha="auto"), X, y, 1
         )
-    print(
-        f"{platform.processor() or platform.machine()}, {args.threads} thread(s); "
-        f"n={args.n}, d={args.d}, m={args.m}, float64"
-    )
+    print(describe_machine(args.threads))
+    print(f"n={args.n}, d={args.d}, m={args.m}, float64")
     rows = [
         ("one step", step),
         ("fixed step and alpha: before step 1", one - step),
