@@ -29,8 +29,11 @@ MAX_PATH_ROWS = 8_000
 MIN_PATH_ROWS = 20
 FALLBACK_ALPHA = 1.0
 # The path's fits stop at this relative decrease of the loss (or the
-# estimator's tol, if larger): they only rank the strengths.
-PATH_TOL = 1e-6
+# estimator's tol, if larger): they only rank the strengths. Against 1e-6
+# (the estimator's default tol) on the panel: the same mean held-out R²
+# (0.652 against 0.651) in 10 to 40 % less fit time; 1e-5 was faster still
+# but chose worse strengths on cars (0.853 against 0.868).
+PATH_TOL = 3e-6
 # The path stops after this many strengths in a row score below the best.
 PATIENCE = 2
 # Up to this many rows the held-out score is noisy and a fit cheap: the path
