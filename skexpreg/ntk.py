@@ -26,7 +26,7 @@ from numbers import Integral
 
 import numpy as np
 from scipy import linalg
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 from sklearn import get_config
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -332,11 +332,22 @@ def ntk_eigenvalues(
 def _top_eigenvalue(operator, options):
     """Largest eigenvalue by Lanczos; ARPACK's best estimate if it stalls."""
     try:
-        return float(eigsh(operator, return_eigenvectors=False, **options)[0])
+        return _eigenvalue(operator, options)
     except ArpackNoConvergence as error:
         if len(error.eigenvalues) == 0:
             raise
         return float(np.max(error.eigenvalues))
+
+
+def _eigenvalue(operator, options):
+    """``eigsh``'s one eigenvalue; 0 for the zero operator (every row the
+    network sees is 0), on which ARPACK fails to start."""
+    try:
+        return float(eigsh(operator, return_eigenvectors=False, **options)[0])
+    except ArpackError:
+        if np.any(operator.matvec(options["v0"])):
+            raise
+        return 0.0
 
 
 def _weighted_kernel_matrix(X, weights, sample_weight):
@@ -363,7 +374,8 @@ class NTKDiagnostics:
         Extreme eigenvalues of the empirical NTK at ``W(T)``.
     kernel_drift : float
         ``||H(W(T)) - H(W(0))||_2 / ||H(W(0))||_2`` (spectral norms): small in
-        the lazy regime.
+        the lazy regime; 0 where the kernel is zero (every row the network
+        sees is 0, so that the kernel is zero for any weights).
     max_weight_movement : float
         ``max_r ||w_r(T) - w_r(0)||_2``: shrinks as ``n_neurons`` grows in the
         lazy regime.
@@ -515,9 +527,9 @@ def _relative_kernel_drift(
     if method == "dense" or (method == "auto" and n_samples <= _DENSE_MAX_SAMPLES):
         kernel_0 = _weighted_kernel_matrix(X, initial, sample_weight)
         kernel_t = _weighted_kernel_matrix(X, final, sample_weight)
-        return float(
-            np.abs(linalg.eigvalsh(kernel_t - kernel_0)).max()
-            / np.abs(linalg.eigvalsh(kernel_0)).max()
+        return _ratio(
+            np.abs(linalg.eigvalsh(kernel_t - kernel_0)).max(),
+            np.abs(linalg.eigvalsh(kernel_0)).max(),
         )
     before = ntk_operator(X, initial, sample_weight=sample_weight)
     after = ntk_operator(X, final, sample_weight=sample_weight)
@@ -527,7 +539,13 @@ def _relative_kernel_drift(
         dtype=np.float64,
     )
     v0 = check_random_state(random_state).uniform(-1, 1, size=n_samples)
-    options = dict(k=1, tol=tol, maxiter=max_iter, v0=v0, return_eigenvectors=False)
-    (numerator,) = eigsh(difference, which="LM", **options)
-    (denominator,) = eigsh(before, which="LA", **options)
-    return float(abs(numerator) / denominator)
+    options = dict(k=1, tol=tol, maxiter=max_iter, v0=v0)
+    numerator = _eigenvalue(difference, dict(options, which="LM"))
+    denominator = _eigenvalue(before, dict(options, which="LA"))
+    return _ratio(abs(numerator), denominator)
+
+
+def _ratio(drift, size):
+    # A zero kernel (every row the network sees is 0) stays zero whatever
+    # the weights: it has not drifted.
+    return float(drift / size) if size > 0 else 0.0

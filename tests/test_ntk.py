@@ -6,8 +6,15 @@ from numpy.testing import assert_allclose
 from sklearn import config_context
 from threadpoolctl import threadpool_limits
 
-from skexpreg import _blocks, _network
-from skexpreg.ntk import empirical_ntk, ntk_eigenvalues, ntk_kernel, ntk_operator
+from skexpreg import ExponentialRegressor, _blocks, _network
+from skexpreg.ntk import (
+    empirical_ntk,
+    network_inputs,
+    ntk_diagnostics,
+    ntk_eigenvalues,
+    ntk_kernel,
+    ntk_operator,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -220,6 +227,20 @@ def test_ntk_eigenvalues_iterative_handles_singular_kernel():
     lambda_min, lambda_max = ntk_eigenvalues(X, method="iterative", random_state=0)
     assert abs(lambda_min) < 1e-6 * dense_max
     assert_allclose(lambda_max, dense_max, rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["dense", "iterative"])
+def test_a_zero_kernel_has_zero_eigenvalues_and_no_drift(method):
+    # Every feature constant: every row the network sees is 0, and so is
+    # its kernel, on which ARPACK cannot start.
+    X, y = np.ones((60, 3)), np.arange(60.0)
+    model = ExponentialRegressor(n_neurons=8, max_iter=5, random_state=0).fit(X, y)
+    seen = network_inputs(model, X)
+    assert not np.any(seen)
+    assert ntk_eigenvalues(seen, model.weights_, method=method) == (0.0, 0.0)
+    diagnostics = ntk_diagnostics(model, X, method=method, random_state=0)
+    assert diagnostics.kernel_drift == 0.0
+    assert diagnostics.lambda_max_initial == diagnostics.lambda_min_final == 0.0
 
 
 # Bad input
