@@ -561,7 +561,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 self, call.max_iter, rows.raw, self.output_signs_
             )
             callbacks = CallbackList([early_stopping, bridge])
-            result, learning_rate = self._train(
+            result, learning_rate, _ = self._train(
                 seen,
                 signs,
                 alpha,
@@ -586,9 +586,17 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         elif not call.warm and call.method == "fit":
             quiet = _replace(call, verbose=0, tol=max(call.tol, PATH_TOL))
 
+            last = {}  # the previous fit's step bound (its curvature estimate)
+
             def train(rows, alpha, weights):
+                # A warm start (weights given) continues the previous fit on
+                # the same rows: its curvature estimate carries over.
                 start = self.initial_weights_ if weights is None else weights
-                result, _ = self._train(rows, signs, alpha, start, quiet, random_state)
+                hint = None if weights is None else last.get("bound")
+                result, _, bound = self._train(
+                    rows, signs, alpha, start, quiet, random_state, warm_bound=hint
+                )
+                last["bound"] = bound
                 return result.weights
 
             def score(rows, weights):
@@ -616,8 +624,14 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         random_state,
         callback=None,
         progress=None,
+        warm_bound=None,
     ):
-        """Run the solver on ``rows`` from ``start``; ``(result, learning_rate)``."""
+        """Run the solver on ``rows`` from ``start``.
+
+        Returns ``(result, learning_rate, step_bound)``; ``warm_bound`` (the
+        step bound of a fit that ended at ``start``) is passed on to
+        :func:`~skexpreg._step_size.learning_rate_schedule`.
+        """
         solver = SOLVERS[call.solver]
         objective = partial(
             _objective, rows, signs, initial_weights=self.initial_weights_, alpha=alpha
@@ -628,11 +642,11 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         if initial[0] <= (64 * eps) ** 2 * 0.5 * rows.total_weight():
             # The network already fits the (standardised, O(1)) targets to
             # round-off, e.g. a constant target: there is nothing to learn.
-            return SolverResult(start, 0, [], None, True, initial[0]), None
+            return SolverResult(start, 0, [], None, True, initial[0]), None, None
         learning_rate, step_bound = None, None
         if solver.uses_learning_rate:
             learning_rate, step_bound = learning_rate_schedule(
-                call.learning_rate, rows, start, alpha, random_state
+                call.learning_rate, rows, start, alpha, random_state, warm_bound
             )
         result = solver.solve(
             objective,
@@ -646,7 +660,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             progress=progress,
             verbose=call.verbose,
         )
-        return result, learning_rate
+        return result, learning_rate, step_bound
 
     def _initialize(self, rows, random_state):
         """The input and target maps, W(0) and the signs, from the training rows.

@@ -4,7 +4,8 @@ No single ridge strength suits all data: on the benchmark panel the best
 ``alpha`` ran from 1e-4 (California housing, 15,000 rows) to 10 (small,
 noisy sets), and a wrong one costs a lot either way. So the estimator fits a
 path of strengths on most of the training rows, from the strongest down,
-each fit warm-started at the previous one's weights, scores each on the
+each fit warm-started at the previous one's weights and curvature estimate
+(so only the first fit runs a Lanczos iteration), scores each on the
 rows held out, and keeps the best; the path stops once two strengths in a
 row have scored below the best. Up to 2,000 rows, where a fit is cheap and
 one held-out part too small to score reliably, the whole path is scored by

@@ -25,16 +25,29 @@ from skexpreg.ntk import _DENSE_MAX_SAMPLES, _weighted_kernel_matrix
 MAX_KERNEL_ROWS = 20_000
 
 
-def learning_rate_schedule(learning_rate, rows, weights, alpha, random_state):
+def learning_rate_schedule(
+    learning_rate, rows, weights, alpha, random_state, warm_bound=None
+):
     """Initial step and, for ``"auto"``, a bound that follows the curvature.
 
     Returns ``(eta, step_bound)``: ``step_bound(W)`` is the largest stable
-    step at ``W`` (None for a float ``learning_rate``).
+    step at ``W`` (None for a float ``learning_rate``), and
+    ``step_bound.vector`` and ``step_bound.value`` its latest estimates of
+    the kernel's top eigenvector and eigenvalue. Given ``warm_bound``, such
+    a bound of a fit that ended at ``weights`` (as on the alpha path), the
+    first ``lambda_max`` comes from a few power iterations started at its
+    vector instead of a Lanczos run from a random start; both are lower
+    bounds of ``lambda_max``, and the larger is taken.
     """
     if learning_rate != "auto":
         return float(learning_rate), None
     kernel = WeightSpaceNTK(rows)
-    if rows.n_samples > MAX_KERNEL_ROWS:
+    if warm_bound is not None:
+        largest, vector = kernel.refine_largest_eigenpair(
+            weights, warm_bound.vector, n_steps=WARM_POWER_STEPS
+        )
+        largest = max(largest, warm_bound.value)
+    elif rows.n_samples > MAX_KERNEL_ROWS:
         # The kernel of a random subsample, scaled by the ratio of weights,
         # has about the same largest eigenvalue (a sum over rows) at a
         # fraction of the cost; the full-data bound below corrects it.
@@ -48,16 +61,30 @@ def learning_rate_schedule(learning_rate, rows, weights, alpha, random_state):
     else:
         largest, vector = kernel.largest_eigenpair(weights, random_state)
     _check_curvature(largest)
-    state = {"vector": vector}
+    bound = CurvatureBound(kernel, vector, largest, alpha)
+    return _inverse_curvature(largest + alpha), bound
 
-    def step_bound(current_weights):
-        value, state["vector"] = kernel.refine_largest_eigenpair(
-            current_weights, state["vector"]
+
+# Power iterations that refine a warm-started estimate of the top eigenvector
+# for a new fit (the bound refines its own with 2 at a time).
+WARM_POWER_STEPS = 3
+
+
+class CurvatureBound:
+    """``bound(W)``: ``1 / (lambda_max(W) + alpha)``, with ``lambda_max``
+    (``value``) from power iteration started at the last estimate of the top
+    eigenvector (``vector``)."""
+
+    def __init__(self, kernel, vector, value, alpha):
+        self.kernel, self.vector, self.value = kernel, vector, value
+        self.alpha = alpha
+
+    def __call__(self, weights):
+        self.value, self.vector = self.kernel.refine_largest_eigenpair(
+            weights, self.vector
         )
-        _check_curvature(value)
-        return _inverse_curvature(value + alpha)
-
-    return _inverse_curvature(largest + alpha), step_bound
+        _check_curvature(self.value)
+        return _inverse_curvature(self.value + self.alpha)
 
 
 def _check_curvature(largest):

@@ -78,3 +78,59 @@ def test_the_first_step_of_large_data_comes_from_a_subsample(monkeypatch):
     assert_allclose(sampled, full, rtol=0.3)  # about the same step
     # the bound re-estimates the curvature on all the rows
     assert_allclose(bound(weights), full, rtol=0.05)
+
+
+def test_a_warm_bound_replaces_the_lanczos_run(monkeypatch):
+    from skexpreg._step_size import learning_rate_schedule
+
+    monkeypatch.setattr(skexpreg._step_size, "_DENSE_MAX_SAMPLES", 10)
+    X_raw, weights, sample_weight, input_scale, expected = _weight_space_problem(40, 50)
+    rows = InMemoryRows(X_raw, None, sample_weight).with_scale(input_scale)
+    alpha = 0.5
+    with rows:
+        eta, bound = learning_rate_schedule(
+            "auto", rows, weights, alpha, np.random.RandomState(0)
+        )
+        assert_allclose(eta, 1 / (expected + alpha), rtol=1e-6)
+        assert_allclose(bound.value, expected, rtol=1e-6)
+
+        def no_lanczos(*args, **kwargs):
+            raise AssertionError("a warm bound needs no Lanczos run")
+
+        monkeypatch.setattr(skexpreg._step_size, "eigsh", no_lanczos)
+        # Started at the top eigenvector: power iteration keeps the eigenvalue.
+        warm_eta, warm = learning_rate_schedule(
+            "auto", rows, weights, alpha, None, warm_bound=bound
+        )
+        assert_allclose(warm_eta, eta, rtol=1e-6)
+        assert_allclose(warm.value, expected, rtol=1e-6)
+        # Both estimates are lower bounds of lambda_max: the larger is kept.
+        bound.value, bound.vector = 2 * expected, np.ones_like(weights)
+        warm_eta, _ = learning_rate_schedule(
+            "auto", rows, weights, alpha, None, warm_bound=bound
+        )
+        assert_allclose(warm_eta, 1 / (2 * expected + alpha))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_alpha_path_runs_lanczos_once_per_part(monkeypatch):
+    # Each strength on the path warm-starts at the previous one's weights,
+    # and its step at the previous fit's curvature estimate.
+    from sklearn.datasets import make_friedman1
+
+    from skexpreg import ExponentialRegressor
+
+    calls = []
+    eigsh = skexpreg._step_size.eigsh
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return eigsh(*args, **kwargs)
+
+    monkeypatch.setattr(skexpreg._step_size, "eigsh", spy)
+    monkeypatch.setattr(skexpreg._step_size, "_DENSE_MAX_SAMPLES", 10)
+    X, y = make_friedman1(n_samples=2500, n_features=5, random_state=0)
+    model = ExponentialRegressor(n_neurons=16, max_iter=100, random_state=0)
+    model.fit(X, y)
+    assert len(model.alpha_scores_) > 1
+    assert len(calls) == 2  # the path's first fit and the final fit
