@@ -44,17 +44,25 @@ def test_weight_space_largest_eigenpair_dense_path():
     _check_largest_eigenpair(*_weight_space_problem(n_samples=40, n_neurons=50))
 
 
-@pytest.mark.parametrize("n_neurons", [50, 10])  # Lanczos; dm = 30 <= 64: Gram
-def test_weight_space_largest_eigenpair_iterative_path(monkeypatch, n_neurons):
-    monkeypatch.setattr(skexpreg._step_size, "_DENSE_MAX_SAMPLES", 10)
-    lanczos_calls = []
+@pytest.fixture
+def lanczos_calls(monkeypatch):
+    """The shapes of the operators that Lanczos (``eigsh``) runs on."""
+    calls = []
     eigsh = skexpreg._step_size.eigsh
 
     def spy(*args, **kwargs):
-        lanczos_calls.append(args[0].shape)
+        calls.append(args[0].shape)
         return eigsh(*args, **kwargs)
 
     monkeypatch.setattr(skexpreg._step_size, "eigsh", spy)
+    return calls
+
+
+@pytest.mark.parametrize("n_neurons", [50, 10])  # Lanczos; dm = 30 <= 64: Gram
+def test_weight_space_largest_eigenpair_iterative_path(
+    monkeypatch, lanczos_calls, n_neurons
+):
+    monkeypatch.setattr(skexpreg._step_size, "_DENSE_MAX_SAMPLES", 10)
     _check_largest_eigenpair(*_weight_space_problem(40, n_neurons))
     size = 3 * n_neurons
     assert lanczos_calls == ([(size, size)] if size > 64 else [])
@@ -113,24 +121,16 @@ def test_a_warm_bound_replaces_the_lanczos_run(monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_the_alpha_path_runs_lanczos_once_per_part(monkeypatch):
+def test_the_alpha_path_runs_lanczos_once_per_part(monkeypatch, lanczos_calls):
     # Each strength on the path warm-starts at the previous one's weights,
     # and its step at the previous fit's curvature estimate.
     from sklearn.datasets import make_friedman1
 
     from skexpreg import ExponentialRegressor
 
-    calls = []
-    eigsh = skexpreg._step_size.eigsh
-
-    def spy(*args, **kwargs):
-        calls.append(args[0].shape)
-        return eigsh(*args, **kwargs)
-
-    monkeypatch.setattr(skexpreg._step_size, "eigsh", spy)
     monkeypatch.setattr(skexpreg._step_size, "_DENSE_MAX_SAMPLES", 10)
     X, y = make_friedman1(n_samples=2500, n_features=5, random_state=0)
     model = ExponentialRegressor(n_neurons=16, max_iter=100, random_state=0)
     model.fit(X, y)
     assert len(model.alpha_scores_) > 1
-    assert len(calls) == 2  # the path's first fit and the final fit
+    assert len(lanczos_calls) == 2  # the path's first fit and the final fit
