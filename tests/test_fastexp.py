@@ -1,6 +1,7 @@
 """The vectorised float64 exponential used with the optional numba."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,8 +113,32 @@ def test_the_kernel_is_kept_only_where_it_beats_numpy():
     assert _fastexp._faster_than_numpy(instant, repeats=2)
 
 
+def test_avx512_skips_numba_unless_forced(monkeypatch):
+    loads = []
+    monkeypatch.setattr(_fastexp, "load_kernel", lambda: loads.append(1))
+    monkeypatch.setattr(_fastexp, "_numpy_exp_is_vectorised", lambda: True)
+    monkeypatch.setattr(_fastexp, "_kernel", [])
+    monkeypatch.delenv("SKEXPREG_NUMBA", raising=False)
+    assert not _fastexp.available()
+    assert loads == []  # numba not even imported
+    monkeypatch.setattr(_fastexp, "_kernel", [])
+    monkeypatch.setenv("SKEXPREG_NUMBA", "1")
+    _fastexp.available()
+    assert loads == [1]
+
+
+def test_numpy_exp_check_agrees_with_the_cpu_flags():
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        pytest.skip("no /proc/cpuinfo to compare with")
+    flags = set(cpuinfo.read_text().split())
+    skylake_avx512 = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
+    assert _fastexp._numpy_exp_is_vectorised() == (skylake_avx512 <= flags)
+
+
 def test_skexpreg_numba_forces_the_choice(monkeypatch):
     pytest.importorskip("numba")
+    monkeypatch.setattr(_fastexp, "_numpy_exp_is_vectorised", lambda: False)
     monkeypatch.setattr(_fastexp, "_faster_than_numpy", lambda kernel: False)
     monkeypatch.setattr(_fastexp, "_kernel", [])
     monkeypatch.setenv("SKEXPREG_NUMBA", "1")
