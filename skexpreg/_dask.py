@@ -203,7 +203,12 @@ class DaskRows(Rows):
         # The persisted arrays hold the cluster's references to the chunks:
         # the delayed views of map_reduce name the chunks but do not keep
         # them alive.
-        self._persisted = dask.persist(self.X, self.Y, self.sample_weight)
+        self._persisted = dask.persist(
+            *(
+                array.map_blocks(_aligned, dtype=array.dtype)
+                for array in (self.X, self.Y, self.sample_weight)
+            )
+        )
         return self
 
     def __exit__(self, *exc_info):
@@ -271,6 +276,18 @@ class DaskRows(Rows):
         import dask
 
         return dask.compute(self.X, self.Y, self.sample_weight)
+
+
+def _aligned(chunk):
+    """``chunk``, copied if its data is not aligned to its item size.
+
+    A chunk unpickled from a network frame may start at any byte; numpy's
+    matrix product copies such an operand before every call to BLAS, which
+    on a worker (whose glibc returns freed memory at once, under distributed's
+    ``MALLOC_TRIM_THRESHOLD_``) costs a mmap and its page faults per block:
+    a step on 100,000 rows took 106 ms instead of 94.
+    """
+    return chunk if chunk.flags.aligned else chunk.copy()
 
 
 def _reduce_chunk(function, X, Y, sample_weight, *operands):

@@ -344,6 +344,14 @@ def _rows_weighted_transpose_dot(X_block, E, coefficients):
     if _sparse.issparse(X_block):
         E *= coefficients[:, None]
         return np.asarray(X_block.T @ E)
+    if isinstance(X_block, np.ndarray) and isinstance(E, np.ndarray):
+        # A reused buffer: a fresh (b, d) array per block is a mmap and its
+        # page faults where glibc's dynamic mmap threshold is off (dask's
+        # workers set MALLOC_TRIM_THRESHOLD_, which turns it off).
+        dtype = np.result_type(X_block.dtype, coefficients.dtype)
+        scaled = workspace("XC", X_block.shape[0], X_block.shape[1], dtype)
+        np.multiply(X_block, coefficients[:, None], out=scaled)
+        return scaled.T @ E
     return (X_block * coefficients[:, None]).T @ E
 
 

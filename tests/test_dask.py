@@ -270,3 +270,20 @@ def test_predict_on_dask_stays_lazy(client, data, monkeypatch):
     assert isinstance(predicted, da.Array)
     monkeypatch.undo()
     assert_allclose(predicted.compute(), model.predict(X), rtol=1e-12)
+
+
+def test_persisted_chunks_are_aligned_for_blas():
+    # A chunk unpickled from a network frame may start at an odd byte; the
+    # training rows are persisted aligned (numpy would copy them before every
+    # BLAS call otherwise), and an aligned chunk is not copied.
+    from skexpreg._dask import _aligned
+
+    values = np.arange(12.0).reshape(4, 3)
+    buffer = np.zeros(values.nbytes + 3, dtype=np.uint8)
+    odd = np.frombuffer(buffer[3:], dtype=np.float64).reshape(4, 3)
+    odd[...] = values
+    assert not odd.flags.aligned
+    fixed = _aligned(odd)
+    assert fixed.flags.aligned
+    assert_allclose(fixed, values, rtol=0, atol=0)
+    assert _aligned(values) is values
