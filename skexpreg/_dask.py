@@ -263,6 +263,14 @@ class DaskRows(Rows):
     def with_targets(self, function, *operands):
         return self._copy(Y=self.Y.map_blocks(function, *operands, dtype=self.dtype))
 
+    def astype(self, dtype):
+        return self._copy(
+            *(
+                None if array is None else array.astype(dtype)
+                for array in (self.X, self.Y, self.sample_weight)
+            )
+        )
+
     def take(self, indices):
         """The rows at ``indices`` (increasing: each chunk keeps its own rows)."""
         return self._copy(

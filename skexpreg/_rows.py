@@ -5,7 +5,7 @@ A *row source* holds the rows ``X`` the network sees (divided by
 answers everything a fit needs of the data: the loss and its gradient, the
 tangent-kernel products of the step-size estimate, the network's outputs,
 weighted sums for the scalings and the validation score, and a validation
-split. Everything is built on four primitives that a backend implements:
+split. Everything is built on the primitives that a backend implements:
 
 ``map_reduce(function, *operands, combine=operator.add)``
     ``function(X, Y, sample_weight, *operands, runner)`` on every in-memory
@@ -18,8 +18,9 @@ split. Everything is built on four primitives that a backend implements:
     the rows (lazily where the backend is lazy).
 ``with_inputs(function, *operands)`` / ``with_targets(...)``
     The same source with ``X`` (``Y``) replaced by ``function(X, *operands)``.
-``take(indices)``, ``gather()``
-    A selection of rows, and the rows as numpy arrays on the host.
+``take(indices)``, ``astype(dtype)``, ``gather()``
+    A selection of rows, the same rows in another dtype (the training
+    precision), and the rows as numpy arrays on the host.
 
 :class:`InMemoryRows` holds numpy arrays, scipy sparse CSR matrices (the
 rows as the network sees them may be centred sparse rows,
@@ -76,6 +77,10 @@ class Rows:
         raise NotImplementedError
 
     def take(self, indices):
+        raise NotImplementedError
+
+    def astype(self, dtype):
+        """The same rows with ``X``, ``Y`` and the weights in ``dtype``."""
         raise NotImplementedError
 
     def gather(self):
@@ -213,6 +218,14 @@ class InMemoryRows(Rows):
 
     def with_targets(self, function, *operands):
         return self._copy(Y=function(self.Y, *operands))
+
+    def astype(self, dtype):
+        return self._copy(
+            *(
+                None if array is None else _astype(array, dtype)
+                for array in (self.X, self.Y, self.sample_weight)
+            )
+        )
 
     def take(self, indices):
         if self.is_numpy:  # numpy arrays and sparse matrices
@@ -356,3 +369,12 @@ def _squared_errors(X, Y, sample_weight, weights, output_signs, scale, runner):
 def _half_squared_targets(X, Y, sample_weight, runner):
     weighted = Y * sample_weight[:, None]
     return 0.5 * _array_api.inner(weighted, Y, float64=True)
+
+
+def _astype(array, dtype):
+    if isinstance(array, _sparse.CentredSparse):
+        return array.astype(dtype)
+    if _sparse.issparse(array):
+        return array.astype(dtype, copy=False)
+    xp, _ = _array_api.namespace(array)
+    return xp.astype(array, dtype, copy=False)

@@ -150,6 +150,12 @@ class CentredSparse:
         squares = t * t * implicit + stored_squares
         return squares if squared else np.sqrt(squares)
 
+    def astype(self, dtype):
+        """The same rows in ``dtype`` (itself if already in it)."""
+        if np.dtype(dtype) == self.dtype:
+            return self
+        return CentredSparse(self.sparse.astype(dtype), self.row_factor, self.zero_row)
+
     def toarray(self):
         """The rows as a dense (n_samples, n_features) array."""
         dense = self.sparse.toarray()

@@ -106,6 +106,16 @@ def test_fit_matches_numpy_to_round_off(xp, dispatch, solver, max_iter):
         )
 
 
+def test_single_precision_fit_matches_numpy(xp, dispatch):
+    X, y, _ = _data()
+    params = dict(n_neurons=16, max_iter=50, precision="single", random_state=0)
+    reference = _fit(ExponentialRegressor(**params), X, y)
+    estimator = _fit(ExponentialRegressor(**params), xp.asarray(X), xp.asarray(y))
+    assert "float32" in str(estimator.weights_.dtype)
+    weights = _array_api.to_numpy(estimator.weights_)
+    assert_allclose(weights, reference.weights_, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "params",
     [

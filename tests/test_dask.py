@@ -287,3 +287,15 @@ def test_persisted_chunks_are_aligned_for_blas():
     assert fixed.flags.aligned
     assert_allclose(fixed, values, rtol=0, atol=0)
     assert _aligned(values) is values
+
+
+def test_single_precision_fit_on_cluster_agrees_with_in_memory(client, data):
+    X, y, weight = data
+    params = dict(max_iter=40, alpha=0.3, precision="single")
+    local = _fit(ExponentialRegressor(24, random_state=0, **params), X, y, weight)
+    Xd, yd = da.from_array(X, chunks=(250, 4)), da.from_array(y, chunks=250)
+    remote = _fit(ExponentialRegressor(24, random_state=0, **params), Xd, yd, weight)
+    assert remote.weights_.dtype == local.weights_.dtype == np.float32
+    assert remote.n_iter_ == local.n_iter_
+    # Round-off of float32 sums in another order, not a different fit.
+    assert_allclose(remote.weights_, local.weights_, rtol=1e-4, atol=1e-5)

@@ -80,6 +80,47 @@ def test_float32_is_computed_in_float32_and_agrees_with_float64(data):
     )
 
 
+def test_precision_single_trains_float64_input_in_float32(data):
+    X, y = data
+    single = _fit_quietly(_fast(precision="single"), X, y)
+    double = _fit_quietly(_fast(), X, y)
+    assert single.weights_.dtype == single.initial_weights_.dtype == np.float32
+    assert single.input_offset_.dtype == np.float64  # the map stays float64
+    predictions = single.predict(X)
+    assert predictions.dtype == np.float64
+    assert_allclose(predictions, double.predict(X), rtol=1e-3, atol=1e-3)
+    # partial_fit continues in the precision of the fitted weights
+    single.partial_fit(X, y)
+    assert single.weights_.dtype == np.float32
+
+
+def test_precision_double_trains_float32_input_in_float64(data):
+    X, y = data
+    model = _fit_quietly(_fast(precision="double"), X.astype(np.float32), y)
+    assert model.weights_.dtype == np.float64
+
+
+def test_precision_single_rounds_after_the_input_map(data):
+    # A feature at a large offset (seconds since 1970) keeps its variation:
+    # rounded before centring, 1.7e9 + x would keep steps of 128 only.
+    X, y = data
+    shifted = X.copy()
+    shifted[:, 0] = 1.7e9 + 50 * X[:, 0]
+    single = _fit_quietly(_fast(precision="single"), shifted, y)
+    double = _fit_quietly(_fast(precision="double"), shifted, y)
+    assert_allclose(single.predict(shifted), double.predict(shifted), atol=1e-3)
+    assert single.score(shifted, y) > 0.8
+
+
+@pytest.mark.parametrize("make_sparse", [sparse.csr_matrix, sparse.csc_matrix])
+def test_precision_single_on_sparse_input_agrees_with_dense(data, make_sparse):
+    X, y = _sparse_data(data, weighted=False)[:2]
+    dense = _fit_quietly(_fast(precision="single"), X, y)
+    from_sparse = _fit_quietly(_fast(precision="single"), make_sparse(X), y)
+    assert from_sparse.weights_.dtype == np.float32
+    assert_allclose(from_sparse.predict(make_sparse(X)), dense.predict(X), atol=1e-4)
+
+
 def _sparse_data(data, weighted):
     """Friedman's rows with most entries 0, and columns whose clip range
     under "standard" excludes 0: column 0 is positive and column 1 negative

@@ -75,7 +75,7 @@ def _convert_all(convert, X, y, weight):
 
 
 def _host(array):
-    if sparse.issparse(array):
+    if sparse.issparse(array) or hasattr(array, "toarray"):  # CentredSparse too
         return array.toarray()
     if hasattr(array, "compute"):
         array = array.compute()
@@ -145,6 +145,12 @@ def test_every_backend_answers_the_protocol_like_numpy(backend):
         ref_train, ref_test = reference.split(0.2, np.random.RandomState(3))
         assert_allclose(_host(test.gather()[1]), ref_test.gather()[1], rtol=1e-12)
         assert train.n_samples == ref_train.n_samples
+        single = seen.astype(seen.xp.float32)
+        assert "float32" in str(single.dtype)
+        for part, expected in zip(single.gather(), reference.gather()):
+            part = _host(part)
+            assert part.dtype == np.float32
+            assert_allclose(part, _host(expected), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
