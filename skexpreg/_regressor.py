@@ -403,7 +403,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         bandwidth=0.35,
         target_scaling=True,
         init="paired",
-        precision=None,
+        precision="single",
         solver="nesterov",
         warm_start=False,
         early_stopping=False,
@@ -744,9 +744,13 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _seen(self, rows, fitted_rows=False):
         """The rows as the network sees them: both fitted maps applied, in
         the dtype of the weights."""
-        seen = map_inputs(rows, self._input_map(), fitted_rows=fitted_rows)
+        dtype = self.initial_weights_.dtype
+        # A uniform map is folded into the weights only where the rows keep
+        # their dtype: rounded raw rows could overflow (or lose offsets).
+        fold = fitted_rows and dtype == rows.dtype
+        seen = map_inputs(rows, self._input_map(), fitted_rows=fold)
         seen = map_targets(seen, self.target_mean_, self.target_scale_)
-        return seen.astype(self.initial_weights_.dtype)
+        return seen.astype(dtype)
 
     def _input_map(self):
         return InputMap(

@@ -30,6 +30,11 @@ def _fast(**params):
     return ExponentialRegressor(**params)
 
 
+def _exact(**params):
+    """Like _fast, trained in float64: for fits compared to round-off."""
+    return _fast(precision="double", **params)
+
+
 def _fit_quietly(model, X, y, **fit_params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -61,9 +66,9 @@ def test_n_jobs_does_not_change_the_fit(data, n_jobs):
 
 def test_working_memory_does_not_change_the_fit(data):
     X, y = data
-    unblocked = _fit_quietly(_fast(), X, y)
+    unblocked = _fit_quietly(_exact(), X, y)
     with config_context(working_memory=1e-5):  # one row per block
-        blocked = _fit_quietly(_fast(), X, y)
+        blocked = _fit_quietly(_exact(), X, y)
         blocked_prediction = blocked.predict(X)
     assert_allclose(blocked.weights_, unblocked.weights_, rtol=1e-9)
     assert_allclose(blocked_prediction, unblocked.predict(X), rtol=1e-9)
@@ -155,9 +160,9 @@ _FITTED_INPUT_MAP = (
 def test_sparse_input_agrees_with_dense(data, container, input_scaling, weighted):
     X, y, sample_weight = _sparse_data(data, weighted)
     params = dict(input_scaling=input_scaling)
-    dense = _fit_quietly(_fast(**params), X, y, sample_weight=sample_weight)
+    dense = _fit_quietly(_exact(**params), X, y, sample_weight=sample_weight)
     sparse_fit = _fit_quietly(
-        _fast(**params), container(X), y, sample_weight=sample_weight
+        _exact(**params), container(X), y, sample_weight=sample_weight
     )
     if input_scaling == "standard":
         # the map centres, and clips columns 0 and 1 away from 0
@@ -189,9 +194,9 @@ def test_sparse_standard_fit_agrees_with_dense_on_every_path(
     X, y, sample_weight = _sparse_data(data, weighted=True)
     params = dict(early_stopping=True, n_iter_no_change=100, n_jobs=2)
     with config_context(working_memory=0.001):  # several row blocks
-        dense = _fit_quietly(_fast(**params), X, y, sample_weight=sample_weight)
+        dense = _fit_quietly(_exact(**params), X, y, sample_weight=sample_weight)
         sparse_fit = _fit_quietly(
-            _fast(**params), container(X), y, sample_weight=sample_weight
+            _exact(**params), container(X), y, sample_weight=sample_weight
         )
         predictions = sparse_fit.predict(container(X))
     for name in _FITTED_INPUT_MAP:
@@ -273,7 +278,7 @@ def test_same_random_state_same_fit(data):
 
 def test_paired_initialisation_starts_from_the_zero_network(data):
     X, y = data
-    model = _fit_quietly(_fast(init="paired", max_iter=1), X, y)
+    model = _fit_quietly(_exact(init="paired", max_iter=1), X, y)
     # With F(W(0)) = 0 the initial loss is half the sum of squared
     # standardised targets, i.e. n / 2.
     assert_allclose(model.initial_loss_, len(y) / 2, rtol=1e-12)
@@ -376,11 +381,11 @@ def test_a_rare_indicator_is_not_clipped_away(container):
     X = np.column_stack([rng.normal(size=500), np.zeros(500)])
     X[rng.choice(500, 10, replace=False), 1] = 1.0
     y = 3.0 * X[:, 1] + 0.1 * X[:, 0]
-    model = _fit_quietly(_fast(max_iter=300), container(X), y)
+    model = _fit_quietly(_exact(max_iter=300), container(X), y)
     assert_allclose([model.input_lower_[1], model.input_upper_[1]], [0.0, 1.0])
     assert model.score(container(X), y) > 0.9
     if container is not np.asarray:
-        dense = _fit_quietly(_fast(max_iter=300), X, y)
+        dense = _fit_quietly(_exact(max_iter=300), X, y)
         assert_allclose(model.predict(container(X)), dense.predict(X), rtol=1e-8)
 
 
@@ -491,9 +496,9 @@ def test_integer_sample_weight_equals_repeated_rows(data):
     # estimators).
     X, y = data
     weights = np.random.RandomState(0).randint(0, 3, size=len(y))
-    weighted = _fit_quietly(_fast(alpha=0.3), X, y, sample_weight=weights)
+    weighted = _fit_quietly(_exact(alpha=0.3), X, y, sample_weight=weights)
     repeated = _fit_quietly(
-        _fast(alpha=0.3), np.repeat(X, weights, 0), np.repeat(y, weights)
+        _exact(alpha=0.3), np.repeat(X, weights, 0), np.repeat(y, weights)
     )
     assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-7)
 
@@ -507,7 +512,7 @@ def test_all_solvers_reach_the_same_minimum_of_a_strongly_convex_loss(data):
     # the max_norm map leaves it ill-conditioned enough for momentum to pay.
     fits = {
         solver: _fit_quietly(
-            _fast(
+            _exact(
                 solver=solver,
                 alpha=5.0,
                 tol=1e-12,
