@@ -372,6 +372,13 @@ def _half_squared_targets(X, Y, sample_weight, runner):
 
 
 def _astype(array, dtype):
+    # Values beyond the new dtype's range become inf without a warning: the
+    # fit's checks of the rows and the initial loss name the problem.
+    with np.errstate(over="ignore"):
+        return _astype_unguarded(array, dtype)
+
+
+def _astype_unguarded(array, dtype):
     if isinstance(array, _sparse.CentredSparse):
         return array.astype(dtype)
     if _sparse.issparse(array):

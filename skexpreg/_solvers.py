@@ -131,7 +131,7 @@ def gradient_descent(
     initial_loss = loss
     # Below this the loss is round-off: residuals carry an absolute error of
     # about eps * |y|, so the computed loss is only known to ~eps**2 * L(0).
-    eps = np.finfo(_array_api.numpy_dtype(weights.dtype)).eps
+    eps = float(np.finfo(_array_api.numpy_dtype(weights.dtype)).eps)
     noise_floor = (64 * eps) ** 2 * initial_loss
     eta = float(learning_rate)
     loss_curve = []
