@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import sklearn
 from bounds import assert_bounded
+from exact import exact
 from numpy.testing import assert_allclose
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
@@ -28,11 +29,6 @@ FITTED_ARRAYS = [
     "target_mean_",
     "target_scale_",
 ]
-
-
-def _exact(*args, **params):
-    """An estimator trained in float64: for fits compared to round-off."""
-    return ExponentialRegressor(*args, precision="double", **params)
 
 
 def _dispatch_available():
@@ -99,8 +95,8 @@ def _assert_matches_numpy(estimator, reference, X, X_xp, rtol=1e-8):
 def test_fit_matches_numpy_to_round_off(xp, dispatch, solver, max_iter):
     X, y, _ = _data()
     params = dict(n_neurons=16, max_iter=max_iter, tol=0, solver=solver)
-    reference = _fit(_exact(random_state=0, **params), X, y)
-    estimator = _exact(random_state=0, **params)
+    reference = _fit(exact(random_state=0, **params), X, y)
+    estimator = exact(random_state=0, **params)
     _fit(estimator, xp.asarray(X), xp.asarray(y))
     assert estimator.n_iter_ == reference.n_iter_ == max_iter
     _assert_matches_numpy(estimator, reference, X, xp.asarray(X))
@@ -133,8 +129,8 @@ def test_single_precision_fit_matches_numpy(xp, dispatch):
 def test_options_match_numpy(xp, dispatch, params):
     X, y, weight = _data(n_outputs=2)
     params = dict(n_neurons=12, max_iter=60, random_state=0, **params)
-    reference = _fit(_exact(**params), X, y, sample_weight=weight)
-    estimator = _exact(**params)
+    reference = _fit(exact(**params), X, y, sample_weight=weight)
+    estimator = exact(**params)
     _fit(estimator, xp.asarray(X), xp.asarray(y), sample_weight=xp.asarray(weight))
     assert estimator.n_iter_ == reference.n_iter_
     _assert_matches_numpy(estimator, reference, X, xp.asarray(X))
@@ -180,8 +176,8 @@ def test_float32_input_is_computed_in_float32(xp, dispatch):
 def test_partial_fit_and_warm_start_match_numpy(xp, dispatch):
     X, y, _ = _data()
     X_xp, y_xp = xp.asarray(X), xp.asarray(y)
-    reference = _exact(8, alpha=0.3, random_state=0)
-    estimator = _exact(8, alpha=0.3, random_state=0)
+    reference = exact(8, alpha=0.3, random_state=0)
+    estimator = exact(8, alpha=0.3, random_state=0)
     for _ in range(3):
         reference.partial_fit(X, y)
         estimator.partial_fit(X_xp, y_xp)
@@ -197,8 +193,8 @@ def test_learning_rate_auto_by_lanczos_matches_numpy(xp, dispatch):
     # with kernel products on the device.
     X, y, _ = _data(n_samples=1100)
     params = dict(n_neurons=16, max_iter=3, random_state=0)
-    reference = _fit(_exact(**params), X, y)
-    estimator = _fit(_exact(**params), xp.asarray(X), xp.asarray(y))
+    reference = _fit(exact(**params), X, y)
+    estimator = _fit(exact(**params), xp.asarray(X), xp.asarray(y))
     assert estimator.learning_rate_ == pytest.approx(reference.learning_rate_, 1e-8)
     _assert_matches_numpy(estimator, reference, X, xp.asarray(X), rtol=1e-7)
 

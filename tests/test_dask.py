@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from bounds import assert_bounded
+from exact import exact
 from numpy.testing import assert_allclose
 from sklearn.model_selection import GridSearchCV
 
@@ -16,11 +17,6 @@ from skexpreg import ExponentialRegressor
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
-
-
-def _exact(*args, **params):
-    """An estimator trained in float64: for fits compared to round-off."""
-    return ExponentialRegressor(*args, precision="double", **params)
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +62,11 @@ def _fit(model, *args, **kwargs):
 )
 def test_fit_on_cluster_equals_in_memory_fit(client, data, params):
     X, y, weight = data
-    model = _exact(24, random_state=0, **params)
+    model = exact(24, random_state=0, **params)
     local = _fit(model, X, y, sample_weight=weight)
     Xd = da.from_array(X, chunks=(250, 2))  # columns are gathered into one chunk
     yd, weightd = da.from_array(y, chunks=400), da.from_array(weight, chunks=300)
-    remote = _fit(_exact(24, random_state=0, **params), Xd, yd, weightd)
+    remote = _fit(exact(24, random_state=0, **params), Xd, yd, weightd)
 
     assert remote.n_iter_ == local.n_iter_
     assert_allclose(remote.weights_, local.weights_, rtol=1e-8, atol=1e-12)
@@ -94,9 +90,9 @@ def test_predict_on_dask_returns_a_lazy_blockwise_dask_array(client, data):
 def test_multi_output_fit_and_predict_on_dask(client, data):
     X, y, _ = data
     Y = np.column_stack([y, y**2])
-    local = _fit(_exact(16, max_iter=30, alpha=0.3, random_state=0), X, Y)
+    local = _fit(exact(16, max_iter=30, alpha=0.3, random_state=0), X, Y)
     remote = _fit(
-        _exact(16, max_iter=30, alpha=0.3, random_state=0),
+        exact(16, max_iter=30, alpha=0.3, random_state=0),
         da.from_array(X, chunks=300),
         da.from_array(Y, chunks=(300, 1)),
     )
@@ -135,9 +131,9 @@ def test_early_stopping_on_dask_uses_the_in_memory_split(client, data, n_outputs
     X, y, weight = data
     Y = y if n_outputs == 1 else np.column_stack([y, y**2])
     params = dict(early_stopping=True, alpha=0.0, max_iter=80, random_state=0)
-    local = _fit(_exact(16, **params), X, Y, sample_weight=weight)
+    local = _fit(exact(16, **params), X, Y, sample_weight=weight)
     remote = _fit(
-        _exact(16, **params),
+        exact(16, **params),
         da.from_array(X, chunks=300),
         da.from_array(Y, chunks=300),
         sample_weight=da.from_array(weight, chunks=300),
@@ -155,7 +151,7 @@ def test_result_does_not_depend_on_the_chunking(data):
     with dask.config.set(scheduler="threads"):
         fits = [
             _fit(
-                _exact(16, solver="gd", max_iter=40, alpha=0.3, random_state=0),
+                exact(16, solver="gd", max_iter=40, alpha=0.3, random_state=0),
                 da.from_array(X, chunks=chunks),
                 y,
             )
@@ -167,7 +163,7 @@ def test_result_does_not_depend_on_the_chunking(data):
 
 def test_partial_fit_on_dask_is_one_full_batch_step(client, data):
     X, y, _ = data
-    local, remote = (_exact(16, random_state=0) for _ in range(2))
+    local, remote = (exact(16, random_state=0) for _ in range(2))
     Xd, yd = da.from_array(X, chunks=400), da.from_array(y, chunks=400)
     for _ in range(3):
         local.partial_fit(X, y)
@@ -249,11 +245,11 @@ def test_dask_dataframe_input_keeps_feature_names(data):
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     with dask.config.set(scheduler="threads"):
         remote = _fit(
-            _exact(8, max_iter=20, random_state=0),
+            exact(8, max_iter=20, random_state=0),
             dd.from_pandas(frame, npartitions=3),
             dd.from_pandas(pd.Series(y), npartitions=3),
         )
-        local = _fit(_exact(8, max_iter=20, random_state=0), frame, y)
+        local = _fit(exact(8, max_iter=20, random_state=0), frame, y)
         assert list(remote.feature_names_in_) == ["a", "b", "c", "d"]
         predicted = remote.predict(dd.from_pandas(frame, npartitions=2)).compute()
         assert_allclose(predicted, local.predict(frame), rtol=1e-10)

@@ -5,19 +5,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from exact import exact
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skexpreg import ExponentialRegressor, _fastexp, _network
+from skexpreg import _fastexp, _network
 
 pytest.importorskip("numba")
 KERNEL = _fastexp.load_kernel()
 if KERNEL is None:
     pytest.skip("the numba kernel did not compile", allow_module_level=True)
-
-
-def _exact(*args, **params):
-    """An estimator trained in float64: for fits compared to round-off."""
-    return ExponentialRegressor(*args, precision="double", **params)
 
 
 @pytest.fixture(autouse=True)
@@ -97,10 +93,10 @@ def test_fit_with_the_kernel_equals_the_fit_with_numpy(monkeypatch):
         return kernel(values)
 
     monkeypatch.setattr(_fastexp, "_kernel", [counted])
-    fast = _exact(**params).fit(X, y)
+    fast = exact(**params).fit(X, y)
     assert len(calls) > 50 and set(calls) == {600 * 256}  # every pass used it
     monkeypatch.setattr(_fastexp, "_kernel", [None])  # as without numba
-    plain = _exact(**params).fit(X, y)
+    plain = exact(**params).fit(X, y)
     assert_allclose(fast.weights_, plain.weights_, rtol=1e-9, atol=1e-12)
     assert_allclose(fast.predict(X), plain.predict(X), rtol=1e-9, atol=1e-12)
 

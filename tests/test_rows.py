@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
+from exact import exact
 from numpy.testing import assert_allclose
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
@@ -25,11 +26,6 @@ from skexpreg._preprocessing import (
 from skexpreg._rows import fit_rows
 
 BACKENDS = ["numpy", "sparse", "array_api_strict", "dask"]
-
-
-def _exact(*args, **params):
-    """An estimator trained in float64: for fits compared to round-off."""
-    return ExponentialRegressor(*args, precision="double", **params)
 
 
 def _data(seed=0):
@@ -171,9 +167,9 @@ def test_every_backend_fits_the_numpy_model(backend, early_stopping):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        reference = _exact(**params).fit(X, y, sample_weight=weight)
+        reference = exact(**params).fit(X, y, sample_weight=weight)
         with context():
-            model = _exact(**params).fit(*_convert_all(convert, X, y, weight))
+            model = exact(**params).fit(*_convert_all(convert, X, y, weight))
             predictions = _host(model.predict(convert(X)))
     assert model.n_iter_ == reference.n_iter_
     assert_allclose(_host(model.weights_), reference.weights_, rtol=1e-8, atol=1e-10)

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from exact import exact
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
@@ -26,11 +27,6 @@ from skexpreg.ntk import (
     ntk_kernel,
     ntk_operator,
 )
-
-
-def _exact(*args, **params):
-    """An estimator trained in float64: for fits compared to round-off."""
-    return ExponentialRegressor(*args, precision="double", **params)
 
 
 def _columns(rng, n_samples=300):
@@ -233,7 +229,7 @@ def test_network_inputs_of_sparse_rows_are_centred_sparse():
     y = X[:, 0] - X[:, 3] ** 2 + 0.1 * rng.randn(120)
 
     def fit(X, **params):
-        model = _exact(n_neurons=16, max_iter=30, random_state=0)
+        model = exact(n_neurons=16, max_iter=30, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return model.set_params(**params).fit(X, y)
@@ -263,8 +259,8 @@ def test_duplicate_entries_count_as_their_sum():
     params = dict(n_neurons=8, max_iter=10, alpha=1.0, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        dense = _exact(**params).fit(X.toarray(), y)
-        fitted = _exact(**params).fit(X, y)
+        dense = exact(**params).fit(X.toarray(), y)
+        fitted = exact(**params).fit(X, y)
     assert not X.has_canonical_format  # the caller's matrix is left alone
     assert_allclose(fitted.weights_, dense.weights_, rtol=1e-8, atol=1e-12)
     assert_allclose(fitted.predict(X), dense.predict(X.toarray()), rtol=1e-8)
