@@ -375,13 +375,9 @@ def _astype(array, dtype):
     # Values beyond the new dtype's range become inf without a warning: the
     # fit's checks of the rows and the initial loss name the problem.
     with np.errstate(over="ignore"):
-        return _astype_unguarded(array, dtype)
-
-
-def _astype_unguarded(array, dtype):
-    if isinstance(array, _sparse.CentredSparse):
-        return array.astype(dtype)
-    if _sparse.issparse(array):
-        return array.astype(dtype, copy=False)
-    xp, _ = _array_api.namespace(array)
-    return xp.astype(array, dtype, copy=False)
+        if isinstance(array, _sparse.CentredSparse):
+            return array.astype(dtype)
+        if _sparse.issparse(array):
+            return array.astype(dtype, copy=False)
+        xp, _ = _array_api.namespace(array)
+        return xp.astype(array, dtype, copy=False)
