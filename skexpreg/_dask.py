@@ -257,8 +257,9 @@ class DaskRows(Rows):
             meta=np.empty((0, 0), dtype),
         )
 
-    def with_inputs(self, function, *operands):
-        return self._copy(X=self.X.map_blocks(function, *operands, dtype=self.dtype))
+    def with_inputs(self, function, *operands, dtype=None):
+        dtype = self.dtype if dtype is None else dtype
+        return self._copy(X=self.X.map_blocks(function, *operands, dtype=dtype))
 
     def with_targets(self, function, *operands):
         return self._copy(Y=self.Y.map_blocks(function, *operands, dtype=self.dtype))

@@ -748,9 +748,11 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         # A uniform map is folded into the weights only where the rows keep
         # their dtype: rounded raw rows could overflow (or lose offsets).
         fold = fitted_rows and dtype == rows.dtype
-        seen = map_inputs(rows, self._input_map(), fitted_rows=fold)
+        seen = map_inputs(
+            rows, self._input_map(), fitted_rows=fold, dtype=None if fold else dtype
+        )
         seen = map_targets(seen, self.target_mean_, self.target_scale_)
-        return seen.astype(dtype)
+        return seen.astype(dtype)  # the targets and weights; X is in dtype
 
     def _input_map(self):
         return InputMap(

@@ -72,10 +72,7 @@ def choose_alpha(rows, train, score, random_state):
     """
     if rows.n_samples < MIN_PATH_ROWS:
         return AlphaChoice(FALLBACK_ALPHA)
-    path_rows = rows
-    if rows.n_samples > MAX_PATH_ROWS:
-        chosen = random_state.choice(rows.n_samples, MAX_PATH_ROWS, replace=False)
-        path_rows = rows.take(np.sort(chosen))
+    path_rows = rows.random_rows(MAX_PATH_ROWS, random_state)
     if path_rows.n_samples <= MAX_CROSS_VALIDATION_ROWS:
         splits = _folds(path_rows, N_FOLDS, random_state)
         patience = len(ALPHA_GRID)  # every fold scores every strength

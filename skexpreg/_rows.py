@@ -16,8 +16,10 @@ split. Everything is built on the primitives that a backend implements:
 ``map_rows(function, *operands, n_outputs)``
     ``function(X, *operands, runner)`` on every piece, concatenated along
     the rows (lazily where the backend is lazy).
-``with_inputs(function, *operands)`` / ``with_targets(...)``
-    The same source with ``X`` (``Y``) replaced by ``function(X, *operands)``.
+``with_inputs(function, *operands, dtype=None)`` / ``with_targets(function, *operands)``
+    The same source with ``X`` (``Y``) replaced by ``function(X, *operands)``;
+    new inputs are in ``dtype`` (None: the rows'), and ``function`` gets the
+    in-memory source's block runner as ``runner`` (a chunk on a cluster: none).
 ``take(indices)``, ``astype(dtype)``, ``gather()``
     A selection of rows, the same rows in another dtype (the training
     precision), and the rows as numpy arrays on the host.
@@ -70,7 +72,7 @@ class Rows:
     def map_rows(self, function, *operands, n_outputs=None):
         raise NotImplementedError
 
-    def with_inputs(self, function, *operands):
+    def with_inputs(self, function, *operands, dtype=None):
         raise NotImplementedError
 
     def with_targets(self, function, *operands):
@@ -103,6 +105,29 @@ class Rows:
         rows = self._copy()
         rows.scale = float(scale)
         return rows
+
+    def random_rows(self, size, random_state):
+        """``size`` rows chosen at random, in their order (every subset
+        equally likely); all the rows if there are no more.
+
+        Costs O(``size``), not O(n), when ``size`` is under half the rows:
+        distinct indices are drawn with replacement until there are enough
+        (each new one is uniform over those not yet drawn, as in drawing
+        without replacement), where ``choice`` would permute all n.
+        """
+        n_samples = self.n_samples
+        if n_samples <= size:
+            return self
+        if 2 * size > n_samples:
+            chosen = random_state.choice(n_samples, size, replace=False)
+        else:
+            chosen = np.empty(0, dtype=np.intp)
+            while chosen.size < size:
+                more = random_state.randint(n_samples, size=size - chosen.size)
+                chosen = np.sort(np.concatenate([chosen, more]))
+                # (np.unique hashes: slower than this by 30 times here)
+                chosen = chosen[np.append(True, chosen[1:] != chosen[:-1])]
+        return self.take(np.sort(chosen))
 
     def loss_and_gradient(self, weights, output_signs):
         """Data loss (float) and its (d, m) gradient at ``weights``."""
@@ -208,13 +233,15 @@ class InMemoryRows(Rows):
         return rows
 
     def map_reduce(self, function, *operands, combine=operator.add):
-        return function(self.X, self.Y, self.sample_weight, *operands, self.runner)
+        with self.runner:
+            return function(self.X, self.Y, self.sample_weight, *operands, self.runner)
 
     def map_rows(self, function, *operands, n_outputs=None):
         return function(self.X, *operands, self.runner)
 
-    def with_inputs(self, function, *operands):
-        return self._copy(X=function(self.X, *operands))
+    def with_inputs(self, function, *operands, dtype=None):
+        with self.runner:
+            return self._copy(X=function(self.X, *operands, runner=self.runner))
 
     def with_targets(self, function, *operands):
         return self._copy(Y=function(self.Y, *operands))

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import sklearn
 from exact import exact
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 
 from skexpreg import ExponentialRegressor, _array_api, _network
 from skexpreg._preprocessing import (
+    bound_inputs,
     fit_input_map,
     fit_target_map,
     map_inputs,
@@ -178,3 +179,61 @@ def test_every_backend_fits_the_numpy_model(backend, early_stopping):
         assert_allclose(
             model.validation_scores_, reference.validation_scores_, rtol=1e-8
         )
+
+
+# --- what the rows cost before the first step -------------------------------
+
+
+def test_random_rows_draw_every_subset_alike():
+    # Two rows of six: each of the 15 pairs about as often as the others
+    # (chi-square with 14 degrees of freedom; 45 has p < 1e-4).
+    X = np.arange(6.0)[:, None]
+    rows = fit_rows(ExponentialRegressor(), X, X[:, 0], None, reset=True)
+    rng = np.random.RandomState(0)
+    counts = {}
+    for _ in range(15_000):
+        chosen = rows.random_rows(2, rng).gather()[0][:, 0]
+        assert chosen[0] < chosen[1]  # distinct, in order
+        counts[tuple(chosen)] = counts.get(tuple(chosen), 0) + 1
+    assert len(counts) == 15
+    observed = np.array(list(counts.values()))
+    assert np.sum((observed - 1000) ** 2 / 1000) < 45
+    # More than half the rows, and all of them.
+    assert len(set(rows.random_rows(5, rng).gather()[0][:, 0])) == 5
+    assert rows.random_rows(6, rng) is rows
+
+
+def test_one_pass_moments_of_many_rows_far_from_zero():
+    # Above 20,000 rows the sums are centred by a sample's mean: the offset
+    # is the weighted mean of the clipped feature, and the scale its standard
+    # deviation times one number, as a two-pass computation gives them.
+    rng = np.random.RandomState(0)
+    n = 30_000
+    X = 1e9 + rng.normal(size=(n, 3)) * [50.0, 1.0, 1e3] + [0.0, 5.0, -7.0]
+    weight = rng.uniform(0.1, 3.0, size=n)
+    rows = fit_rows(ExponentialRegressor(), X, X[:, 0], weight, reset=True)
+    input_map = fit_input_map(rows, "standard", 0.35, np.random.RandomState(0))
+    # (centred by the first row: summing the raw values loses 1e-14)
+    deviations = np.clip(X, input_map.lower, input_map.upper) - X[0]
+    mean = np.average(deviations, axis=0, weights=weight)
+    std = np.sqrt(np.average((deviations - mean) ** 2, axis=0, weights=weight))
+    mean += X[0]
+    assert_allclose(input_map.offset, mean, rtol=1e-15)
+    ratio = input_map.scale / std
+    assert_allclose(ratio, ratio[0], rtol=1e-7)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_rows_are_mapped_straight_into_the_training_dtype(n_jobs):
+    rng = np.random.RandomState(0)
+    X = 1e6 + rng.standard_cauchy(size=(5_000, 7))
+    with sklearn.config_context(working_memory=0.05):  # many row blocks
+        rows = fit_rows(ExponentialRegressor(), X, X[:, 0], None, reset=True)
+        rows.n_threads, rows.runner = n_jobs, type(rows.runner)(n_jobs)
+        input_map = fit_input_map(rows, "standard", 0.35, np.random.RandomState(0))
+        single = map_inputs(rows, input_map, dtype=np.float32).X
+        double = map_inputs(rows, input_map).X
+    assert single.dtype == np.float32 and double.dtype == np.float64
+    assert_array_equal(single, double.astype(np.float32))
+    serial = bound_inputs(X, *_fields(input_map))  # one block, no runner
+    assert_array_equal(double, serial)
