@@ -298,3 +298,29 @@ def test_single_precision_fit_on_cluster_agrees_with_in_memory(client, data):
     assert remote.n_iter_ == local.n_iter_
     # Round-off of float32 sums in another order, not a different fit.
     assert_allclose(remote.weights_, local.weights_, rtol=1e-4, atol=1e-5)
+
+
+def test_a_pass_on_a_cluster_is_one_task_per_worker_thread(client, data):
+    # Eight persisted chunks on two single-threaded workers: two tasks a
+    # pass, each over the chunks its worker holds. Each chunk's result and
+    # the order of the sum are those of one task per chunk (the synchronous
+    # scheduler's), so the fits agree to the bit.
+    from skexpreg._dask import _balanced_runs, _groups_by_thread
+
+    X, y, weight = data
+    Xd, yd, wd = (da.from_array(a, chunks=150) for a in (X, y, weight))
+    (persisted,) = dask.persist(Xd)
+    groups = _groups_by_thread(persisted)
+    assert len(groups) == 2
+    assert sorted(index for group in groups for index in group) == list(range(8))
+    params = dict(max_iter=15, alpha=0.3, random_state=0)
+    grouped = _fit(ExponentialRegressor(16, **params), Xd, yd, wd)
+    with dask.config.set(scheduler="synchronous"):
+        assert _groups_by_thread(dask.persist(Xd)[0]) is None
+        chunked = _fit(ExponentialRegressor(16, **params), Xd, yd, wd)
+    for name in ("input_offset_", "input_scale_", "learning_rate_", "weights_"):
+        assert np.array_equal(getattr(grouped, name), getattr(chunked, name)), name
+    # Runs of about equal rows, in order.
+    assert _balanced_runs([3, 5, 6, 9], [10, 10, 10, 10], 2) == [[3, 5], [6, 9]]
+    assert _balanced_runs([0, 1, 2], [1, 1, 100], 2) == [[0, 1], [2]]
+    assert _balanced_runs([4], [7], 3) == [[4]]
