@@ -12,7 +12,8 @@ memory is its own) and computes the same step,
   skexpreg's row blocks, the two products (block x d by d x m, and its
   transpose product) and the exp of the block, each thread repeating its own
   block from cache, all threads busy, single-threaded BLAS inside;
-* ``skexpreg``: ``ExponentialRegressor.fit`` with a fixed step and ``tol=0``;
+* ``skexpreg``: ``ExponentialRegressor.fit`` with a fixed step, ``tol=0``
+  and ``precision=None`` (the step in the data's dtype);
   per-step time is the difference between fits of ``2 + steps`` and 2 steps,
   divided by ``steps``, which removes validation and set-up. With numba
   installed (``pip install "skexpreg[fast]"``) float64 blocks use skexpreg's
@@ -20,6 +21,12 @@ memory is its own) and computes the same step,
   (and so does ``limit``); ``skexpreg np.exp`` and ``skexpreg numba`` are
   the same fit with the kernel forced off (``SKEXPREG_NUMBA=0``) and on
   (``SKEXPREG_NUMBA=1``);
+* ``skexpreg defaults``: the estimator with every parameter at its default
+  but ``n_neurons``, ``learning_rate=1e-3`` and ``tol=0``, per iteration
+  (the same difference of fits): float32 training of the float64 rows, the
+  Nesterov solver, all threads, the default input and target maps, and
+  ``alpha`` fixed at what ``alpha="auto"`` chooses (its path's fits would
+  not drop out of the difference);
 * ``numpy naive``: the formula above with the full n x m matrix;
 * ``torch eager``, ``torch.compile``, ``jax.jit`` (skipped when the package is
   not installed);
@@ -49,6 +56,7 @@ PEERS = [
     "skexpreg",
     "skexpreg np.exp",
     "skexpreg numba",
+    "skexpreg defaults",
     "numpy naive",
     "torch eager",
     "torch.compile",
@@ -133,6 +141,7 @@ def time_skexpreg(X, y, W, a, threads, repeats, steps=10):
             input_scaling=None,
             target_scaling=False,
             init="gaussian",
+            precision=None,  # the step in the data's dtype, like every peer
             n_jobs=threads,
             random_state=0,
         )
@@ -144,6 +153,41 @@ def time_skexpreg(X, y, W, a, threads, repeats, steps=10):
     long = best_of(fit(2 + steps), repeats)
     exp = _exp_name(X.dtype)
     return (long - short) / steps, f"fit with {2 + steps} minus 2 steps, {exp}"
+
+
+def time_skexpreg_defaults(X, y, W, a, threads, repeats, steps=20):
+    """The estimator as a user gets it: every parameter at its default but
+    the width, a fixed step and ``tol=0`` (so float32 training, Nesterov, all
+    the threads the BLAS limit allows). ``alpha`` is fixed at the strength
+    ``alpha="auto"`` chooses: the path's fits run up to ``max_iter`` steps
+    too, so they would not drop out of the difference."""
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    from skexpreg import ExponentialRegressor
+
+    params = dict(learning_rate=1e-3, tol=0.0)
+    with warnings.catch_warnings(), threadpool_limits(limits=threads):
+        warnings.simplefilter("ignore")
+        chosen = ExponentialRegressor(W.shape[1], max_iter=2, **params).fit(X, y)
+
+    def fit(max_iter):
+        model = ExponentialRegressor(
+            W.shape[1], max_iter=max_iter, alpha=chosen.alpha_, **params
+        )
+
+        def run():
+            with warnings.catch_warnings(), threadpool_limits(limits=threads):
+                warnings.simplefilter("ignore")
+                model.fit(X, y)
+
+        return run
+
+    short = best_of(fit(2), repeats)
+    long = best_of(fit(2 + steps), repeats)
+    note = f"per iteration, fit with {2 + steps} minus 2, float32 training"
+    return (long - short) / steps, note
 
 
 def time_numpy_naive(X, y, W, a, threads, repeats):
@@ -243,6 +287,7 @@ TIMERS = {
     "skexpreg": time_skexpreg,
     "skexpreg np.exp": time_skexpreg,
     "skexpreg numba": time_skexpreg,
+    "skexpreg defaults": time_skexpreg_defaults,
     "numpy naive": time_numpy_naive,
     "torch eager": time_torch_eager,
     "torch.compile": time_torch_compile,
@@ -324,7 +369,11 @@ def main():
         return run_peer(args)
 
     runs = [(peer, "float64") for peer in PEERS]
-    runs += [("limit", "float32"), ("skexpreg", "float32")]
+    runs += [
+        ("limit", "float32"),
+        ("skexpreg", "float32"),
+        ("torch.compile", "float32"),
+    ]
     if args.dtype:
         runs = [(peer, dtype) for peer, dtype in runs if dtype == args.dtype]
     if args.peers:
@@ -336,7 +385,7 @@ def main():
         f"median of {args.rounds} rounds"
     )
     print(
-        f"{'peer':<15} {'dtype':<8} {'ms/step':>9} {'/skexpreg':>10} "
+        f"{'peer':<17} {'dtype':<8} {'ms/step':>9} {'/skexpreg':>10} "
         f"{'peak MiB':>9}  note"
     )
     # Each round measures every peer once; ratios are taken within a round
@@ -357,7 +406,7 @@ def main():
         values = seconds[(peer, dtype)]
         if None in values:
             note = notes[(peer, dtype)]
-            print(f"{peer:<15} {dtype:<8} {'-':>9} {'-':>10} {'-':>9}  {note}")
+            print(f"{peer:<17} {dtype:<8} {'-':>9} {'-':>10} {'-':>9}  {note}")
             continue
         ratio = (
             np.median(np.array(values) / reference[dtype])
@@ -365,7 +414,7 @@ def main():
             else float("nan")
         )
         print(
-            f"{peer:<15} {dtype:<8} {1e3 * np.median(values):>9.2f} {ratio:>10.2f} "
+            f"{peer:<17} {dtype:<8} {1e3 * np.median(values):>9.2f} {ratio:>10.2f} "
             f"{peaks[(peer, dtype)]:>9.0f}  {notes[(peer, dtype)]}"
         )
     reference = {dtype: np.median(values) for dtype, values in reference.items()}
