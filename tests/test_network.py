@@ -77,6 +77,19 @@ def test_blocked_loss_gradient_and_outputs_match_dense_formulas(n_outputs, conta
     assert_allclose(outputs, outputs_ref, rtol=1e-12)
 
 
+def test_row_blocks_depend_on_the_shapes_only():
+    # 4 MiB of activations at most, and rows that would fill one block are
+    # split in two halves from 2,048 rows on (so that two threads share them).
+    assert [b.stop - b.start for b in _blocks.row_blocks(6400, 128, np.float32)] == [
+        3200,
+        3200,
+    ]
+    assert len(_blocks.row_blocks(2047, 128, np.float32)) == 1
+    assert [b.stop for b in _blocks.row_blocks(2049, 128, np.float32)] == [1025, 2049]
+    sizes = [b.stop - b.start for b in _blocks.row_blocks(10**6, 128, np.float32)]
+    assert max(sizes) == 4 * 2**20 // (128 * 4) and sum(sizes) == 10**6
+
+
 def test_results_do_not_depend_on_thread_count():
     X, y, sample_weight, weights, signs = _problem(n_samples=300, n_neurons=40)
     results = []
