@@ -4,8 +4,9 @@
 :mod:`skexpreg._rows`. Every pass over the data applies the same in-memory
 function as for numpy input to each row chunk, where the chunk lives, with
 the current (d, m) weights (which enter each pass's graph once), and
-returns a small partial result per chunk: on a distributed cluster one task
-per worker thread over the chunks its worker holds, otherwise one task per
+returns a small partial result per chunk: on a distributed cluster the
+training rows are persisted as one run of chunks per worker thread, placed
+on its worker, and a pass is one task per run; otherwise one task per
 chunk. The client combines the partial results in chunk order, so a step is
 the same gradient step as in memory (up to the order of floating-point
 additions), and the same data give the same fit whatever the number of
@@ -202,25 +203,18 @@ class DaskRows(Rows):
 
         if self.Y is None:  # rows to predict: map_rows stays lazy
             return self
-        # The persisted arrays hold the cluster's references to the chunks:
-        # the delayed views of map_reduce name the chunks but do not keep
-        # them alive.
-        self._persisted = dask.persist(
-            *(
-                array.map_blocks(_aligned, dtype=array.dtype)
-                for array in (self.X, self.Y, self.sample_weight)
-            )
-        )
-        groups = _groups_by_thread(self._persisted[0])
-        if groups:
-            # Each task's chunks as one persisted list, where they are (no
-            # copy): building the views of every chunk anew cost the client
-            # ~30 ms a pass at 40 chunks, on a core the workers need.
-            chunks = self._chunks()
-            lists = dask.persist(
-                *(dask.delayed([chunks[index] for index in group]) for group in groups)
-            )
-            self._groups = list(zip(groups, lists))
+        aligned = [
+            array.map_blocks(_aligned, dtype=array.dtype)
+            for array in (self.X, self.Y, self.sample_weight)
+        ]
+        client = _distributed_client()
+        if client is None:
+            # The persisted arrays hold the references to the chunks: the
+            # delayed views of map_reduce name the chunks but do not keep
+            # them alive.
+            self._persisted = dask.persist(*aligned)
+        else:
+            self._groups = _persist_on_threads(client, aligned)
         return self
 
     def __exit__(self, *exc_info):
@@ -240,12 +234,12 @@ class DaskRows(Rows):
     def map_reduce(self, function, *operands, combine=operator.add):
         """One result per chunk; the client combines them in chunk order.
 
-        Persisted rows on a distributed cluster: one task per worker thread,
-        over the chunks that thread's worker holds (a task per chunk costs
-        the scheduler a round trip each, which on small chunks is most of a
-        step); otherwise one task per chunk. Either way each chunk's result
-        is the same, so the sum is too. The operands enter the graph once
-        and are shipped to the workers that need them.
+        Rows persisted on a distributed cluster: one task per run of chunks
+        (:func:`_persist_on_threads`; a task per chunk costs the scheduler a
+        round trip each, which on small chunks is most of a step);
+        otherwise one task per chunk. Either way each chunk's result is the
+        same, so the sum is too. The operands enter the graph once and are
+        shipped to the workers that need them.
         """
         import dask
 
@@ -337,38 +331,55 @@ def _reduce_chunks(function, chunks, *operands):
         return [function(*chunk, *operands, runner) for chunk in chunks]
 
 
-def _groups_by_thread(X):
-    """Chunk indices of persisted ``X`` grouped by the worker that holds them,
-    each worker's split into one run of chunks per thread (balanced by rows,
-    in chunk order). None without a distributed client, or where a thread
-    would get more than 1.5 times its share of the rows."""
+def _distributed_client():
+    """The distributed client that ``dask.persist`` would use, or None."""
     try:
-        from distributed import futures_of, get_client, wait
+        from distributed import get_client
     except ImportError:
         return None
+    from dask.base import get_scheduler
+
     try:
         client = get_client()
-    except ValueError:  # no client: dask's local schedulers
+    except ValueError:  # no client
         return None
-    futures = futures_of(X)
-    if not futures:
-        return None
-    wait(futures)  # persisting is asynchronous: the chunks have no holder yet
-    holders = client.who_has(futures)
-    threads = client.nthreads()
-    keys = [key[0] for key in X.__dask_keys__()]  # one chunk of columns
-    by_worker = {}
-    for index, key in enumerate(keys):
-        workers = sorted(holders.get(key, ()))
-        by_worker.setdefault(workers[0] if workers else None, []).append(index)
-    sizes = X.chunks[0]
+    scheduler = get_scheduler()
+    return client if getattr(scheduler, "__self__", None) is client else None
+
+
+def _persist_on_threads(client, arrays):
+    """Persist the row chunks of ``arrays`` (X, Y, sample_weight) as one run
+    of consecutive chunks per worker thread, balanced by rows.
+
+    Returns ``[(chunk indices, persisted delayed list of their (X, Y,
+    sample_weight))]``, one per run: a pass is then one task per run, where
+    the run lives. Each run is placed on its thread's worker (loosely: the
+    scheduler may use another if that one is gone); the threads are taken
+    worker by worker in turn, so that a few chunks spread over the workers.
+    The chunks are computed (or moved) there once.
+    """
+    import dask
+
+    threads = sorted(client.nthreads().items())
+    slots = [
+        address
+        for turn in range(max((count for _, count in threads), default=1))
+        for address, count in threads
+        if turn < count
+    ]
+    sizes = arrays[0].chunks[0]
+    runs = _balanced_runs(
+        list(range(len(sizes))), list(sizes), max(1, min(len(slots), len(sizes)))
+    )
+    chunks = list(zip(*(array.to_delayed().ravel() for array in arrays)))
     groups = []
-    for worker, indices in by_worker.items():
-        count = max(1, min(threads.get(worker, 1), len(indices)))
-        groups += _balanced_runs(indices, [sizes[index] for index in indices], count)
-    largest = max(sum(sizes[index] for index in group) for group in groups)
-    if largest > 1.5 * X.shape[0] / max(1, sum(threads.values())):
-        return None  # the rows sit unevenly: a task per chunk lets work move
+    for run, address in zip(runs, slots or [None] * len(runs)):
+        (persisted,) = client.persist(
+            [dask.delayed([chunks[index] for index in run])],
+            workers=address,
+            allow_other_workers=True,
+        )
+        groups.append((run, persisted))
     return groups
 
 

@@ -301,22 +301,27 @@ def test_single_precision_fit_on_cluster_agrees_with_in_memory(client, data):
 
 
 def test_a_pass_on_a_cluster_is_one_task_per_worker_thread(client, data):
-    # Eight persisted chunks on two single-threaded workers: two tasks a
-    # pass, each over the chunks its worker holds. Each chunk's result and
-    # the order of the sum are those of one task per chunk (the synchronous
-    # scheduler's), so the fits agree to the bit.
-    from skexpreg._dask import _balanced_runs, _groups_by_thread
+    # Eight chunks on two single-threaded workers: the training rows are
+    # persisted as two runs of four chunks, one on each worker, and a pass
+    # is one task per run. Each chunk's result and the order of the sum are
+    # those of one task per chunk (the synchronous scheduler's), so the fits
+    # agree to the bit.
+    from skexpreg._dask import _balanced_runs, fit_rows
 
     X, y, weight = data
     Xd, yd, wd = (da.from_array(a, chunks=150) for a in (X, y, weight))
-    (persisted,) = dask.persist(Xd)
-    groups = _groups_by_thread(persisted)
-    assert len(groups) == 2
-    assert sorted(index for group in groups for index in group) == list(range(8))
+    rows = fit_rows(ExponentialRegressor(), Xd, yd, wd, reset=True)
+    with rows:
+        assert [run for run, _ in rows._groups] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+        futures = [distributed.futures_of(run)[0] for _, run in rows._groups]
+        distributed.wait(futures)
+        holders = client.who_has(futures)
+        assert len({holders[future.key][0] for future in futures}) == 2
     params = dict(max_iter=15, alpha=0.3, random_state=0)
     grouped = _fit(ExponentialRegressor(16, **params), Xd, yd, wd)
     with dask.config.set(scheduler="synchronous"):
-        assert _groups_by_thread(dask.persist(Xd)[0]) is None
+        with rows:
+            assert rows._groups is None
         chunked = _fit(ExponentialRegressor(16, **params), Xd, yd, wd)
     for name in ("input_offset_", "input_scale_", "learning_rate_", "weights_"):
         assert np.array_equal(getattr(grouped, name), getattr(chunked, name)), name
