@@ -65,8 +65,9 @@ class BlockRunner:
     than a single-threaded one), and the cores are used by ``n_threads``.
     Results are always yielded in block order and at most ``2 * n_threads``
     blocks are in flight. Use as a context manager (re-entrant: only the
-    outermost context starts and stops the threads); outside the context the
-    blocks are computed serially, with BLAS as configured.
+    outermost context stops the threads, which start at the first pass of
+    more than one block); outside the context the blocks are computed
+    serially, with BLAS as configured.
 
     ``limit_blas=False`` leaves the BLAS threads alone: for namespaces other
     than numpy, whose products are parallel by themselves (a GPU, or
@@ -86,8 +87,6 @@ class BlockRunner:
             return self
         if self.limit_blas:
             self._limits = _blas_controller().limit(limits=1, user_api="blas")
-        if self.n_threads > 1:
-            self._executor = ThreadPoolExecutor(max_workers=self.n_threads)
         return self
 
     def __exit__(self, *exc_info):
@@ -103,10 +102,13 @@ class BlockRunner:
 
     def map(self, func, blocks):
         """Yield ``func(block)`` for each block, in order."""
-        if self._executor is None:
+        blocks = list(blocks)
+        if self._depth == 0 or self.n_threads == 1 or len(blocks) < 2:
             for block in blocks:
                 yield func(block)
             return
+        if self._executor is None:  # started at the first pass that can use it
+            self._executor = ThreadPoolExecutor(max_workers=self.n_threads)
         blocks = iter(blocks)
         window = 2 * self.n_threads
         pending = deque(

@@ -90,6 +90,17 @@ def test_row_blocks_depend_on_the_shapes_only():
     assert max(sizes) == 4 * 2**20 // (128 * 4) and sum(sizes) == 10**6
 
 
+def test_threads_start_only_for_passes_of_several_blocks():
+    # A one-block pass (a prediction of a few rows) runs in the calling
+    # thread: starting a pool cost about 0.12 ms, a third of such a predict.
+    with _blocks.BlockRunner(2) as runner:
+        assert list(runner.map(lambda block: 2 * block, [3])) == [6]
+        assert runner._executor is None
+        assert list(runner.map(lambda block: 2 * block, [1, 2, 3])) == [2, 4, 6]
+        assert runner._executor is not None
+    assert runner._executor is None
+
+
 def test_results_do_not_depend_on_thread_count():
     X, y, sample_weight, weights, signs = _problem(n_samples=300, n_neurons=40)
     results = []
