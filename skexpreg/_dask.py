@@ -322,11 +322,8 @@ def _aligned(chunk):
 
 
 def _reduce_chunks(function, chunks, *operands):
-    """``function``'s result on each ``(X, Y, sample_weight)`` chunk, in order.
-
-    One runner for all of them: entering one limits the BLAS threads, which
-    costs about a millisecond.
-    """
+    """``function``'s result on each ``(X, Y, sample_weight)`` chunk, in
+    order, all with one single-threaded runner (entered once)."""
     with BlockRunner(1) as runner:
         return [function(*chunk, *operands, runner) for chunk in chunks]
 
