@@ -67,7 +67,7 @@ def namespace(*arrays):
     for array in arrays:  # (a loop, not all(): called several times a step)
         if type(array) is not np.ndarray and not _is_numpy(array):
             return array_api_compat.array_namespace(*arrays), False
-    return _numpy[0] if _numpy else _numpy_namespace(), True
+    return _numpy_namespace(), True
 
 
 _numpy = []

@@ -221,8 +221,7 @@ class DaskRows(Rows):
         self._persisted = self._groups = None
 
     def _chunks(self):
-        arrays = self._persisted or (self.X, self.Y, self.sample_weight)
-        return list(zip(*(array.to_delayed().ravel() for array in arrays)))
+        return _chunk_views(self._persisted or (self.X, self.Y, self.sample_weight))
 
     def _tasks(self):
         """``(chunk indices, delayed list of their (X, Y, sample_weight))`` per
@@ -368,7 +367,7 @@ def _persist_on_threads(client, arrays):
     runs = _balanced_runs(
         list(range(len(sizes))), list(sizes), max(1, min(len(slots), len(sizes)))
     )
-    chunks = list(zip(*(array.to_delayed().ravel() for array in arrays)))
+    chunks = _chunk_views(arrays)
     groups = []
     for run, address in zip(runs, slots or [None] * len(runs)):
         (persisted,) = client.persist(
@@ -378,6 +377,11 @@ def _persist_on_threads(client, arrays):
         )
         groups.append((run, persisted))
     return groups
+
+
+def _chunk_views(arrays):
+    """``(X, Y, sample_weight)`` delayed views of each row chunk, in order."""
+    return list(zip(*(array.to_delayed().ravel() for array in arrays)))
 
 
 def _balanced_runs(indices, sizes, count):
