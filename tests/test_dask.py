@@ -103,8 +103,9 @@ def test_multi_output_fit_and_predict_on_dask(client, data):
 
 
 def test_fits_on_a_process_cluster_are_bit_identical(client, data):
-    # Every reduction is combined on the client in chunk order, so neither
-    # the scheduling nor the worker that computes a chunk changes a bit.
+    # Every reduction is combined over the same binary tree of chunks, so
+    # neither the scheduling nor the worker that computes a chunk changes a
+    # bit.
     X, y, weight = data
     Xd, yd, wd = (da.from_array(a, chunks=150) for a in (X, y, weight))
     fits = [
@@ -303,7 +304,7 @@ def test_single_precision_fit_on_cluster_agrees_with_in_memory(client, data):
 def test_a_pass_on_a_cluster_is_one_task_per_worker_thread(client, data):
     # Eight chunks on two single-threaded workers: the training rows are
     # persisted as two runs of four chunks, one on each worker, and a pass
-    # is one task per run. Each chunk's result and the order of the sum are
+    # is one task per run. Each chunk's result and the tree of the sum are
     # those of one task per chunk (the synchronous scheduler's), so the fits
     # agree to the bit.
     from skexpreg._dask import _balanced_runs, fit_rows
@@ -313,7 +314,7 @@ def test_a_pass_on_a_cluster_is_one_task_per_worker_thread(client, data):
     rows = fit_rows(ExponentialRegressor(), Xd, yd, wd, reset=True)
     with rows:
         assert [run for run, _ in rows._groups] == [[0, 1, 2, 3], [4, 5, 6, 7]]
-        futures = [distributed.futures_of(run)[0] for _, run in rows._groups]
+        futures = [run for _, run in rows._groups]
         distributed.wait(futures)
         holders = client.who_has(futures)
         assert len({holders[future.key][0] for future in futures}) == 2
@@ -329,3 +330,42 @@ def test_a_pass_on_a_cluster_is_one_task_per_worker_thread(client, data):
     assert _balanced_runs([3, 5, 6, 9], [10, 10, 10, 10], 2) == [[3, 5], [6, 9]]
     assert _balanced_runs([0, 1, 2], [1, 1, 100], 2) == [[0, 1], [2]]
     assert _balanced_runs([4], [7], 3) == [[4]]
+
+
+def _pairwise(values):
+    """Sums of neighbouring pairs, level by level (a last odd one carried up)."""
+    while len(values) > 1:
+        pairs = [values[i] + values[i + 1] for i in range(0, len(values) - 1, 2)]
+        values = pairs + values[len(pairs) * 2 :]
+    return values[0]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 8, 13, 40])
+def test_runs_combine_chunks_over_the_same_tree_whatever_the_cut(count):
+    # Ones and one 2**53, where float64 has no room for odd numbers,
+    # so the sum depends on the order of the additions: each task adds the
+    # subtrees inside its run, the client the rest, and the result must
+    # equal the tree over single chunks.
+    import operator
+
+    from skexpreg._dask import _run_subtrees, _subtree
+
+    rng = np.random.RandomState(count)
+    values = np.ones(count)
+    values[rng.randint(count)] = 2.0**53
+    values = list(values)
+    expected = _pairwise(values)
+    root = 1 << (count - 1).bit_length()
+    for _ in range(5):
+        cuts = (
+            sorted(set(rng.randint(1, count, rng.randint(0, 4)))) if count > 1 else []
+        )
+        known = {}
+        for run in np.split(np.arange(count), cuts):
+            chunks = [(values[index],) for index in run]
+            subtrees = _run_subtrees(
+                lambda value, runner: value, operator.add, int(run[0]), chunks
+            )
+            assert len(subtrees) <= 2 * max(1, len(run)).bit_length()
+            known.update(subtrees)
+        assert _subtree(known, 0, root, count, operator.add) == expected
