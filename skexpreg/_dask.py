@@ -23,8 +23,8 @@ import numpy as np
 from sklearn.utils.validation import _check_feature_names, _check_n_features
 
 from skexpreg import _array_api
-from skexpreg._blocks import BlockRunner
-from skexpreg._rows import Rows
+from skexpreg._blocks import BlockRunner, threads_for
+from skexpreg._rows import InMemoryRows, Rows
 
 
 def is_dask_collection(value):
@@ -160,7 +160,7 @@ def fit_rows(estimator, X, y, sample_weight, *, reset, dtype=None, n_jobs=None):
     if not total > 0:
         raise ValueError("sample_weight must contain at least one positive value.")
     raw = (X, Y if y_ndim == 2 else Y[:, 0], sample_weight)
-    return DaskRows(X, Y, sample_weight, raw=raw)
+    return DaskRows(X, Y, sample_weight, n_threads=threads_for(n_jobs), raw=raw)
 
 
 def predict_rows(estimator, X, weights, *, n_jobs=None):
@@ -181,10 +181,10 @@ class DaskRows(Rows):
     (rows to predict stay lazy: ``predict`` returns a lazy array).
     """
 
-    def __init__(self, X, Y=None, sample_weight=None, *, raw=None):
+    def __init__(self, X, Y=None, sample_weight=None, *, n_threads=1, raw=None):
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
         self.shape, self.dtype = X.shape, X.dtype
-        self.raw = raw
+        self.n_threads, self.raw = n_threads, raw
         # The chunks' results, combined on the client, are numpy arrays.
         self.xp, self.device = _array_api.namespace(np.zeros(0))[0], None
         self._persisted = self._groups = self._client = None
@@ -194,6 +194,7 @@ class DaskRows(Rows):
             self.X if X is None else X,
             self.Y if Y is None else Y,
             self.sample_weight if sample_weight is None else sample_weight,
+            n_threads=self.n_threads,
             raw=self.raw,
         )
         rows.scale = self.scale
@@ -316,6 +317,13 @@ class DaskRows(Rows):
         import dask
 
         return dask.compute(self.X, self.Y, self.sample_weight)
+
+    def in_memory(self):
+        """The rows, computed into this process, as an in-memory source with
+        the estimator's threads (the same scale)."""
+        rows = InMemoryRows(*self.gather(), n_threads=self.n_threads)
+        rows.scale = self.scale
+        return rows
 
 
 def _aligned(chunk):

@@ -11,7 +11,8 @@ row have scored below the best. Up to 2,000 rows, where a fit is cheap and
 one held-out part too small to score reliably, the whole path is scored by
 3-fold cross-validation and the scores averaged. The final fit on all rows
 then starts from W(0), like any fit with that ``alpha``. On large data the
-path runs on a random subsample. The chosen strength is used as it is for
+path runs on a random subsample, and always in this process (rows on a
+dask cluster are gathered for it). The chosen strength is used as it is for
 all the rows: scaling it by the ratio of rows (``alpha`` weighs against a
 sum over rows) scored the same or slightly lower on every panel set.
 """
@@ -72,7 +73,10 @@ def choose_alpha(rows, train, score, random_state):
     """
     if rows.n_samples < MIN_PATH_ROWS:
         return AlphaChoice(FALLBACK_ALPHA)
-    path_rows = rows.random_rows(MAX_PATH_ROWS, random_state)
+    # At most MAX_PATH_ROWS rows, over which the path makes hundreds of
+    # small passes: in this process (rows on a cluster are gathered; a pass
+    # there costs a round trip through the scheduler).
+    path_rows = rows.random_rows(MAX_PATH_ROWS, random_state).in_memory()
     if path_rows.n_samples <= MAX_CROSS_VALIDATION_ROWS:
         splits = _folds(path_rows, N_FOLDS, random_state)
         patience = len(ALPHA_GRID)  # every fold scores every strength

@@ -20,9 +20,11 @@ split. Everything is built on the primitives that a backend implements:
     The same source with ``X`` (``Y``) replaced by ``function(X, *operands)``;
     new inputs are in ``dtype`` (None: the rows'), and ``function`` gets the
     in-memory source's block runner as ``runner`` (a chunk on a cluster: none).
-``take(indices)``, ``astype(dtype)``, ``gather()``
+``take(indices)``, ``astype(dtype)``, ``gather()``, ``in_memory()``
     A selection of rows, the same rows in another dtype (the training
-    precision), and the rows as numpy arrays on the host.
+    precision), the rows as numpy arrays on the host, and the rows as an
+    in-memory source in this process (for a few rows that many small
+    passes will go over).
 
 :class:`InMemoryRows` holds numpy arrays, scipy sparse CSR matrices (the
 rows as the network sees them may be centred sparse rows,
@@ -86,6 +88,9 @@ class Rows:
         raise NotImplementedError
 
     def gather(self):
+        raise NotImplementedError
+
+    def in_memory(self):
         raise NotImplementedError
 
     def __enter__(self):
@@ -269,6 +274,9 @@ class InMemoryRows(Rows):
                 for array in (self.X, self.Y, self.sample_weight)
             )
         )
+
+    def in_memory(self):
+        return self
 
     def gather(self):
         to_host = _array_api.to_numpy

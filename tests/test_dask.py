@@ -75,6 +75,38 @@ def test_fit_on_cluster_equals_in_memory_fit(client, data, params):
     assert_allclose(remote.target_mean_, local.target_mean_, rtol=1e-12)
     if local.learning_rate_ is not None:  # None for L-BFGS
         assert remote.learning_rate_ == pytest.approx(local.learning_rate_, rel=1e-8)
+    assert remote.alpha_ == local.alpha_
+    if local.alpha_scores_ is not None:
+        assert remote.alpha_scores_ == pytest.approx(local.alpha_scores_, rel=1e-8)
+
+
+def test_the_alpha_path_runs_in_memory(client, data, monkeypatch):
+    # The path's fits make hundreds of passes over at most 8,000 rows: they
+    # run on the rows gathered into this process, so a default fit makes as
+    # many passes on the cluster as a fit with its alpha given.
+    from skexpreg._dask import DaskRows
+
+    X, y, weight = data
+    Xd, yd, wd = (da.from_array(a, chunks=300) for a in (X, y, weight))
+    passes = []
+    original = DaskRows.map_reduce
+
+    def counted(self, *args, **kwargs):
+        passes.append(self.n_samples)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DaskRows, "map_reduce", counted)
+    auto = _fit(ExponentialRegressor(16, max_iter=8, random_state=0), Xd, yd, wd)
+    with_auto = len(passes)
+    assert len(auto.alpha_scores_) > 1
+    passes.clear()
+    _fit(
+        ExponentialRegressor(16, max_iter=8, alpha=auto.alpha_, random_state=0),
+        Xd,
+        yd,
+        wd,
+    )
+    assert with_auto == len(passes) > 8
 
 
 def test_predict_on_dask_returns_a_lazy_blockwise_dask_array(client, data):
