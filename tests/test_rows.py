@@ -153,6 +153,14 @@ def test_every_backend_answers_the_protocol_like_numpy(backend):
             part = _host(part)
             assert part.dtype == np.float32
             assert_allclose(part, _host(expected), rtol=1e-6, atol=1e-6)
+        # In this process, the same rows as the network sees them.
+        local = test.in_memory()
+        with local:
+            assert type(local).__name__ == "InMemoryRows"
+            assert local.scale == test.scale
+            assert_allclose(
+                local.r2_score(W, A), ref_test.r2_score(weights, signs), rtol=1e-10
+            )
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
