@@ -260,8 +260,9 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     alpha_scores_ : dict or None
         With ``alpha="auto"``, the held-out R² of each strength on the path
-        (averaged over folds where the path is cross-validated); otherwise
-        None.
+        (averaged over folds where the path is cross-validated; a fit that
+        fell well behind the best strength is stopped early and scored as it
+        stood); otherwise None.
 
     learning_rate_ : float or None
         The step size :math:`\\eta` used by the last accepted step (smaller
@@ -605,13 +606,20 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
             last = {}  # the previous fit's step bound (its curvature estimate)
 
-            def train(rows, alpha, weights):
+            def train(rows, alpha, weights, callback):
                 # A warm start (weights given) continues the previous fit on
                 # the same rows: its curvature estimate carries over.
                 start = self.initial_weights_ if weights is None else weights
                 hint = None if weights is None else last.get("bound")
                 result, _, bound = self._train(
-                    rows, signs, alpha, start, quiet, random_state, warm_bound=hint
+                    rows,
+                    signs,
+                    alpha,
+                    start,
+                    quiet,
+                    random_state,
+                    callback=callback,
+                    warm_bound=hint,
                 )
                 last["bound"] = bound
                 return result.weights

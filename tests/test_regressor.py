@@ -770,3 +770,33 @@ def test_a_constant_target_is_fitted_at_once_and_quietly(data):
         model = _fast().fit(X, np.full(len(X), 3.0))
     assert model.n_iter_ == 0
     assert_allclose(model.predict(X), 3.0)
+
+
+def test_path_fits_falling_behind_stop_early(monkeypatch):
+    # On the diabetes data the weak strengths' fits overfit (held-out R²
+    # down to -5) and ran longest: they now stop once they stay behind the
+    # best strength, and the choice is the same.
+    from sklearn.datasets import load_diabetes
+
+    from skexpreg import _regularization
+
+    X, y = load_diabetes(return_X_y=True)
+    evaluations = []
+    original = ExponentialRegressor._train
+
+    def counted(self, rows, *args, **kwargs):
+        result = original(self, rows, *args, **kwargs)
+        evaluations.append(result[0].n_evaluations)
+        return result
+
+    monkeypatch.setattr(ExponentialRegressor, "_train", counted)
+    early = _fit_quietly(ExponentialRegressor(random_state=0), X, y)
+    path_early = sum(evaluations[:-1])
+    evaluations.clear()
+    monkeypatch.setattr(_regularization, "BEHIND_MARGIN", np.inf)
+    full = _fit_quietly(ExponentialRegressor(random_state=0), X, y)
+    path_full = sum(evaluations[:-1])
+    assert early.alpha_ == full.alpha_
+    assert_allclose(early.weights_, full.weights_, rtol=0)
+    assert early.alpha_scores_[early.alpha_] == full.alpha_scores_[full.alpha_]
+    assert path_early < path_full / 3
