@@ -10,10 +10,12 @@ with the in-memory computation on all cores (``n_jobs=-1``) on the same data
 descent is one evaluation of the loss and its gradient (the update itself is
 a (d, m) operation), so this times exactly what the estimator calls each
 step: ``_network.loss_and_gradient`` in memory, ``_dask.DaskRows.loss_and_gradient``
-on the cluster (the chunks persisted on the workers, as ``fit`` does), the
-median of ``--steps`` calls after one warm-up call. The overhead of a chunk is
-(dask step - in-memory step) / number of chunks: scheduling one task, sending
-it the weights and receiving its (d, m) partial gradient.
+on the cluster (the chunks persisted on the workers as one run per worker
+thread, as ``fit`` does; a step is then one task per run), the median of
+``--steps`` calls after one warm-up call. The overhead per chunk is
+(dask step - in-memory step) / number of chunks: the latency of submitting
+the tasks with the weights and gathering their sums, and the wait for the
+slower worker, spread over the chunks.
 """
 
 import argparse
