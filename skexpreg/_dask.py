@@ -3,17 +3,17 @@
 :class:`DaskRows` implements the row-source primitives of
 :mod:`skexpreg._rows`. Every pass over the data applies the same in-memory
 function as for numpy input to each row chunk, where the chunk lives, with
-the current (d, m) weights (which enter each pass's graph once), and
-returns a small partial result per chunk: on a distributed cluster the
-training rows are persisted as one run of chunks per worker thread, placed
-on its worker, and a pass is one task per run; otherwise one task per
-chunk. The partial results are combined over a binary tree of the chunks
-that depends on their number only, so a step is the same gradient step as
-in memory (up to the order of floating-point additions), and the same data
-give the same fit to the bit whatever the number of workers, the scheduler
-and wherever the chunks are. Nothing here
-imports dask unless the input is a dask collection; dask is an optional
-dependency (``pip install "skexpreg[dask]"``).
+the current (d, m) weights, and returns a small partial result per chunk:
+on a distributed cluster the training rows are persisted as one run of
+chunks per worker thread, placed on its worker, and a pass is one task per
+run, submitted with the weights inside it; otherwise one task per chunk,
+the weights entering the pass's graph once. The partial results are
+combined over a binary tree of the chunks that depends on their number
+only, so a step is the same gradient step as in memory (up to the order of
+floating-point additions), and the same data give the same fit to the bit
+whatever the number of workers, the scheduler and wherever the chunks are.
+Nothing here imports dask unless the input is a dask collection; dask is an
+optional dependency (``pip install "skexpreg[dask]"``).
 """
 
 import operator
