@@ -50,8 +50,10 @@ def learning_rate_schedule(
     elif rows.n_samples > MAX_KERNEL_ROWS:
         # The kernel of a random subsample, scaled by the ratio of weights,
         # has about the same largest eigenvalue (a sum over rows) at a
-        # fraction of the cost; the full-data bound below corrects it.
-        sample = rows.random_rows(MAX_KERNEL_ROWS, random_state)
+        # fraction of the cost; the full-data bound below corrects it. The
+        # sample is in this process: its Lanczos run makes 11 to 16 passes,
+        # each a round trip on a cluster.
+        sample = rows.random_rows(MAX_KERNEL_ROWS, random_state).in_memory()
         with sample:
             largest, vector = WeightSpaceNTK(sample).largest_eigenpair(
                 weights, random_state
