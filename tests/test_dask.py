@@ -80,62 +80,58 @@ def test_fit_on_cluster_equals_in_memory_fit(client, data, params):
         assert remote.alpha_scores_ == pytest.approx(local.alpha_scores_, rel=1e-8)
 
 
-def test_the_step_sizes_subsample_is_in_memory(client, data, monkeypatch):
+@pytest.fixture
+def cluster_passes(monkeypatch):
+    """The number of rows of every pass a dask source makes, as it makes it."""
+    from skexpreg._dask import DaskRows
+
+    passes = []
+    original = DaskRows.map_reduce
+
+    def counted(self, *args, **kwargs):
+        passes.append(self.n_samples)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DaskRows, "map_reduce", counted)
+    return passes
+
+
+def test_the_step_sizes_subsample_is_in_memory(
+    client, data, monkeypatch, cluster_passes
+):
     # Above MAX_KERNEL_ROWS rows the first lambda_max comes from a Lanczos
     # run on a random subsample: it runs in this process, and the fit agrees
     # with the in-memory fit.
     import skexpreg._step_size
-    from skexpreg._dask import DaskRows
 
     monkeypatch.setattr(skexpreg._step_size, "MAX_KERNEL_ROWS", 300)
     monkeypatch.setattr(skexpreg._step_size, "_DENSE_MAX_SAMPLES", 10)
     X, y, weight = data
     Xd, yd, wd = (da.from_array(a, chunks=300) for a in (X, y, weight))
-    passes = []
-    original = DaskRows.map_reduce
-
-    def counted(self, *args, **kwargs):
-        passes.append(self.n_samples)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DaskRows, "map_reduce", counted)
     params = dict(max_iter=5, alpha=0.3, random_state=0)
     remote = _fit(ExponentialRegressor(16, **params), Xd, yd, wd)
-    assert passes and 300 not in passes
-    monkeypatch.undo()
-    monkeypatch.setattr(skexpreg._step_size, "MAX_KERNEL_ROWS", 300)
-    monkeypatch.setattr(skexpreg._step_size, "_DENSE_MAX_SAMPLES", 10)
+    assert cluster_passes and 300 not in cluster_passes
     local = _fit(ExponentialRegressor(16, **params), X, y, sample_weight=weight)
     assert remote.learning_rate_ == pytest.approx(local.learning_rate_, rel=1e-8)
 
 
-def test_the_alpha_path_runs_in_memory(client, data, monkeypatch):
+def test_the_alpha_path_runs_in_memory(client, data, cluster_passes):
     # The path's fits make hundreds of passes over at most 8,000 rows: they
     # run on the rows gathered into this process, so a default fit makes as
     # many passes on the cluster as a fit with its alpha given.
-    from skexpreg._dask import DaskRows
-
     X, y, weight = data
     Xd, yd, wd = (da.from_array(a, chunks=300) for a in (X, y, weight))
-    passes = []
-    original = DaskRows.map_reduce
-
-    def counted(self, *args, **kwargs):
-        passes.append(self.n_samples)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DaskRows, "map_reduce", counted)
     auto = _fit(ExponentialRegressor(16, max_iter=8, random_state=0), Xd, yd, wd)
-    with_auto = len(passes)
+    with_auto = len(cluster_passes)
     assert len(auto.alpha_scores_) > 1
-    passes.clear()
+    cluster_passes.clear()
     _fit(
         ExponentialRegressor(16, max_iter=8, alpha=auto.alpha_, random_state=0),
         Xd,
         yd,
         wd,
     )
-    assert with_auto == len(passes) > 8
+    assert with_auto == len(cluster_passes) > 8
 
 
 def test_predict_on_dask_returns_a_lazy_blockwise_dask_array(client, data):
