@@ -331,6 +331,36 @@ def ntk_weight_space_dot(X, weights, direction, runner, sample_weight=None):
     return result
 
 
+def ntk_largest_diagonal(X, weights, runner, sample_weight=None):
+    """``max_i s_i H(W)_ii``, the largest (weighted) diagonal entry of the
+    empirical NTK, a float.
+
+    ``H(W)_ii = ||x_i||^2 (1/m) sum_r exp(2 <w_r, x_i>)`` is the curvature
+    of one row's loss, which bounds the step of a stochastic solver that
+    draws that row alone. 0 for no rows.
+    """
+    xp, _ = _array_api.namespace(weights)
+
+    def block_largest(block):
+        X_block = X[block, :]
+        E = _activations(X_block, weights)
+        E *= E
+        entries = xp.sum(E, axis=1) * _squared_row_norms(X_block)
+        if sample_weight is not None:
+            entries = entries * _array_api.astype_like(sample_weight[block], entries)
+        return float(xp.max(entries)) if entries.shape[0] else 0.0
+
+    largest = max(runner.map(block_largest, _blocks_for(X, weights)), default=0.0)
+    return largest / weights.shape[1]
+
+
+def _squared_row_norms(X_block):
+    if _sparse.issparse(X_block):
+        return _sparse.row_norms(X_block, squared=True)
+    xp, _ = _array_api.namespace(X_block)
+    return xp.sum(X_block * X_block, axis=1)
+
+
 def _blocks_for(X, weights):
     return row_blocks(X.shape[0], weights.shape[1], weights.dtype)
 

@@ -44,6 +44,12 @@ from skexpreg._solvers import SOLVERS, SolverResult
 from skexpreg._step_size import learning_rate_schedule
 from skexpreg.exceptions import DivergenceWarning
 
+# solver="auto" trains with the stochastic solver from this many rows, and
+# batch_size="auto" is this many rows (see the documentation's page on the
+# defaults).
+AUTO_SGD_ROWS = 20_000
+AUTO_BATCH_SIZE = 512
+
 
 class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     """Over-parameterised exponential regression trained by gradient descent.
@@ -382,7 +388,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "target_scaling": ["boolean"],
         "init": [StrOptions({"gaussian", "paired"})],
         "precision": [StrOptions({"single", "double"}), None],
-        "solver": [StrOptions(set(SOLVERS))],
+        "solver": [StrOptions(set(SOLVERS) | {"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -405,7 +412,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         target_scaling=True,
         init="paired",
         precision="single",
-        solver="nesterov",
+        solver="auto",
+        batch_size="auto",
         warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
@@ -425,6 +433,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         self.init = init
         self.precision = precision
         self.solver = solver
+        self.batch_size = batch_size
         self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -551,6 +560,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"{self.n_outputs_}; warm_start=True continues the same model."
             )
         random_state = check_random_state(self.random_state)
+        call = _replace(call, solver=self._resolve_solver(call.solver, rows))
+        self.solver_ = call.solver
         validation = None
         if call.early_stopping:
             rows, validation = rows.split(self.validation_fraction, random_state)
@@ -661,6 +672,12 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         objective = partial(
             _objective, rows, signs, initial_weights=self.initial_weights_, alpha=alpha
         )
+        batch_size, options = None, {}
+        if solver.stochastic:
+            batch_size = self._resolve_batch_size(rows)
+            options["batches"] = _MiniBatches(
+                rows, signs, self.initial_weights_, alpha, batch_size, random_state
+            )
         initial = objective(start)
         self._check_initial_loss(initial[0], rows)
         eps = np.finfo(_array_api.numpy_dtype(rows.dtype)).eps
@@ -671,7 +688,13 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         learning_rate, step_bound = None, None
         if solver.uses_learning_rate:
             learning_rate, step_bound = learning_rate_schedule(
-                call.learning_rate, rows, start, alpha, random_state, warm_bound
+                call.learning_rate,
+                rows,
+                start,
+                alpha,
+                random_state,
+                warm_bound,
+                batch_size=batch_size,
             )
         result = solver.solve(
             objective,
@@ -684,8 +707,21 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             callback=callback,
             progress=progress,
             verbose=call.verbose,
+            **options,
         )
         return result, learning_rate, step_bound
+
+    def _resolve_solver(self, solver, rows):
+        """The solver of this fit: ``solver="auto"`` resolved for ``rows``."""
+        if solver != "auto":
+            return solver
+        return "sgd" if rows.n_samples >= AUTO_SGD_ROWS else "nesterov"
+
+    def _resolve_batch_size(self, rows):
+        """Rows per batch of the stochastic solver on ``rows``."""
+        if self.batch_size != "auto":
+            return min(int(self.batch_size), rows.n_samples)
+        return min(AUTO_BATCH_SIZE, rows.n_samples)
 
     def _initialize(self, rows, random_state):
         """The input and target maps, W(0) and the signs, from the training rows.
@@ -893,15 +929,42 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             )
 
 
-def _objective(rows, output_signs, weights, *, initial_weights, alpha):
-    """The minimised loss and its gradient: the data term plus the ridge
-    term ``alpha/2 ||W - W(0)||^2``."""
+def _objective(rows, output_signs, weights, *, initial_weights, alpha, factor=1.0):
+    """The minimised loss and its gradient: the data term (times ``factor``)
+    plus the ridge term ``alpha/2 ||W - W(0)||^2``."""
     loss, gradient = rows.loss_and_gradient(weights, output_signs)
+    if factor != 1.0:
+        loss *= factor
+        with np.errstate(over="ignore", invalid="ignore"):  # the solver checks
+            gradient *= _array_api.scalar(factor, gradient)
     if alpha > 0:
         displacement = weights - initial_weights
         loss += 0.5 * alpha * _array_api.inner(displacement, displacement)
         gradient += _array_api.scalar(alpha, gradient) * displacement
     return loss, gradient
+
+
+class _MiniBatches:
+    """The batches of a stochastic solver: ``epoch()`` yields one objective
+    per batch of a random partition of ``rows``, each the batch's data term
+    times ``n / b`` (an unbiased estimate of the whole data term) plus the
+    ridge term, so that a batch of all the rows is :func:`_objective`."""
+
+    def __init__(self, rows, output_signs, initial_weights, alpha, batch_size, seed):
+        self.rows, self.output_signs, self.batch_size = rows, output_signs, batch_size
+        self.random_state = check_random_state(seed.randint(np.iinfo(np.int32).max))
+        self.terms = dict(initial_weights=initial_weights, alpha=alpha)
+
+    def epoch(self):
+        n_samples = self.rows.n_samples
+        for indices, batch in self.rows.batches(self.batch_size, self.random_state):
+            yield partial(
+                _objective,
+                batch,
+                self.output_signs,
+                factor=n_samples / len(indices),
+                **self.terms,
+            )
 
 
 @dataclass(frozen=True)

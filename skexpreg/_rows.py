@@ -151,6 +151,32 @@ class Rows:
         )
         return product / _array_api.scalar(s, product)
 
+    def largest_kernel_diagonal(self, weights):
+        """``max_i s_i H(W)_ii`` of the rows as the network sees them."""
+        s = self.scale
+        largest = self.map_reduce(
+            _largest_kernel_diagonal, weights / _array_api.scalar(s, weights), combine=max
+        )
+        return float(largest) / (s * s)
+
+    def batches(self, batch_size, random_state):
+        """One pass over the rows in random batches of ``batch_size`` rows.
+
+        Yields ``(indices, rows)``: a random permutation of the rows cut
+        into consecutive batches (the last one smaller where ``batch_size``
+        does not divide the rows), each batch's row indices increasing, so
+        that the same seed draws the same rows whatever holds them. A batch
+        of all the rows is this source itself.
+        """
+        n_samples = self.n_samples
+        if batch_size >= n_samples:
+            yield np.arange(n_samples), self
+            return
+        order = random_state.permutation(n_samples)
+        for start in range(0, n_samples, batch_size):
+            indices = np.sort(order[start : start + batch_size])
+            yield indices, self.take(indices)
+
     def squared_errors(self, weights, output_signs):
         """Weighted sums of squared residuals per output, float64 (k,)."""
         return self.map_reduce(_squared_errors, weights, output_signs, self.scale)
@@ -389,6 +415,10 @@ def _weight_space_dot(X, Y, sample_weight, weights, direction, runner):
     return _network.ntk_weight_space_dot(
         X, weights, direction, runner, sample_weight=sample_weight
     )
+
+
+def _largest_kernel_diagonal(X, Y, sample_weight, weights, runner):
+    return _network.ntk_largest_diagonal(X, weights, runner, sample_weight)
 
 
 def _squared_errors(X, Y, sample_weight, weights, output_signs, scale, runner):

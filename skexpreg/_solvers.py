@@ -217,6 +217,143 @@ def _rejection_reason(loss, new_loss, new_gradient):
     return None
 
 
+# The stochastic solver stops once the best averaged loss of the last
+# SGD_PATIENCE epochs is not SGD_TOL (relative) below the best before them.
+SGD_PATIENCE = 5
+SGD_TOL = 1e-3
+# The stochastic solver's step follows the curvature (``step_bound``) every
+# this many steps, and at the start of every epoch after the first.
+SGD_BOUND_EVERY = 100
+# An epoch whose averaged loss is more than this factor above the best so far
+# is divergence, not noise: its start is restored and the step halved.
+_EPOCH_RISE_FACTOR = 2.0
+
+
+def stochastic_gradient_descent(
+    objective,
+    weights,
+    *,
+    learning_rate,
+    max_iter,
+    tol,
+    batches,
+    initial=None,
+    step_bound=None,
+    callback=None,
+    progress=None,
+    verbose=0,
+):
+    """Mini-batch gradient descent with Nesterov momentum, in epochs.
+
+    Each epoch draws a random partition of the rows into batches
+    (``batches.epoch()``) and takes one step per batch with its gradient
+    estimate ``g_B`` (the batch's rows' gradient times n / b, plus the ridge
+    term), so that a batch of all rows is a full-batch step. The steps are
+    Nesterov's, as in :func:`gradient_descent` with ``momentum=True``, with
+    the gradient restart of O'Donoghue and Candes (2015) in place of the
+    function restart (the batches' losses are not comparable): the momentum
+    is dropped whenever the batch gradient points along the last step.
+
+    The *averaged loss* of an epoch is the mean of its batches' loss
+    estimates, each taken where the batch's step starts (every row counts
+    once per epoch); ``loss_curve[t]`` is that of epoch ``t + 1``. Every
+    ``SGD_BOUND_EVERY`` steps of an epoch (from the first step of the
+    second epoch) the step becomes ``min(eta, step_bound(W))``, so that it
+    follows the curvature as training moves the weights. The
+    solver stops (converged) once the best averaged loss of the last
+    ``SGD_PATIENCE`` epochs is not a relative ``max(tol, SGD_TOL)`` below
+    the best of the epochs before them. It returns the average of the last
+    epoch's iterates (Polyak-Ruppert averaging), which removes most of the
+    batches' noise. An epoch in which a batch's loss or gradient is not
+    finite, or whose averaged loss is more than twice the best so far (or
+    the initial loss), diverged: it is undone (the previous epoch's averaged
+    weights restored, those of the loss that was best or nearly) and the step
+    halved (recorded in ``reductions``).
+
+    Parameters are those of :func:`gradient_descent`, with ``max_iter``
+    counting epochs, ``callback(W)`` called after every epoch at the
+    epoch's averaged weights, and:
+
+    batches : object
+        ``batches.epoch()`` yields one epoch's batch objectives, callables
+        ``objective_B(W) -> (loss estimate, gradient estimate)``.
+    """
+    weights = _array_api.copy(weights)
+    initial_loss = (objective(weights) if initial is None else initial)[0]
+    n_evaluations = 1 if initial is None else 0
+    eta = float(learning_rate)
+    tol = max(tol, SGD_TOL)
+    loss_curve, reductions = [], []
+    bests = []  # the best averaged loss up to each epoch
+    consecutive_reductions = 0
+    converged = stalled = interrupted = False
+    start = time.perf_counter()
+    report_every = 1 if verbose > 1 else max(1, max_iter // 10)
+    averaged = weights
+    anchor, t = weights, 1.0  # Nesterov's X(k) and t_k; weights is Z(k)
+    while len(loss_curve) < max_iter and not stalled:
+        total, count, running = 0.0, 0, None
+        reason = None
+        for batch_objective in batches.epoch():
+            if step_bound is not None and (loss_curve or count) and (
+                count % SGD_BOUND_EVERY == 0
+            ):
+                eta = min(eta, step_bound(weights))
+            loss, gradient = batch_objective(weights)
+            n_evaluations += 1
+            if not np.isfinite(loss) or not _array_api.all_finite(gradient):
+                reason = "the loss or its gradient overflowed"
+                break
+            total, count = total + loss, count + 1
+            stepped = weights - _array_api.scalar(eta, weights) * gradient
+            if t > 1 and _array_api.inner(gradient, stepped - anchor) > 0:
+                t = 1.0  # the momentum points uphill: restart
+            t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
+            weights = stepped
+            if t > 1:
+                weights = stepped + _array_api.scalar((t - 1) / t_next, stepped) * (
+                    stepped - anchor
+                )
+            anchor, t = stepped, t_next
+            running = stepped if running is None else running + stepped
+        epoch_loss = total / count if reason is None else np.inf
+        if epoch_loss > _EPOCH_RISE_FACTOR * min(bests[-1:] + [initial_loss]):
+            reason = reason or "the loss rose"
+            reductions.append(StepReduction(len(loss_curve) + 1, reason))
+            weights, anchor, t, eta = averaged, averaged, 1.0, eta / 2
+            consecutive_reductions += 1
+            stalled = consecutive_reductions > _MAX_STEP_REDUCTIONS
+            continue
+        consecutive_reductions = 0
+        averaged = running / _array_api.scalar(count, running)
+        loss_curve.append(epoch_loss)
+        bests.append(min(bests[-1:] + [epoch_loss]))
+        n_iter = len(loss_curve)
+        stop = callback is not None and bool(callback(averaged))
+        if verbose and (n_iter % report_every == 0 or n_iter == 1 or stop):
+            _report(n_iter, epoch_loss, start, eta, progress)
+        if stop:
+            interrupted = True
+            break
+        if n_iter > SGD_PATIENCE:
+            before = bests[-SGD_PATIENCE - 1]
+            if bests[-1] > before * (1 - tol):
+                converged = True
+                break
+    return SolverResult(
+        weights=averaged,
+        n_iter=len(loss_curve),
+        loss_curve=loss_curve,
+        learning_rate=eta,
+        converged=converged,
+        initial_loss=initial_loss,
+        reductions=reductions,
+        stalled=stalled,
+        n_evaluations=n_evaluations,
+        interrupted=interrupted,
+    )
+
+
 class _Stop(Exception):
     """Raised by the L-BFGS callback when the caller's callback says stop."""
 
@@ -333,6 +470,7 @@ class Solver:
     solve: object
     uses_learning_rate: bool
     description: str
+    stochastic: bool = False  # takes ``batches``: steps on batches of rows
 
 
 #: The solvers by name: ``ExponentialRegressor(solver=name)``.
@@ -348,4 +486,10 @@ SOLVERS = {
         "gradient descent with Nesterov momentum and restarts",
     ),
     "lbfgs": Solver(lbfgs, False, "scipy's L-BFGS-B; the step is its line search's"),
+    "sgd": Solver(
+        stochastic_gradient_descent,
+        True,
+        "mini-batch gradient descent with Nesterov momentum, in epochs",
+        stochastic=True,
+    ),
 }
