@@ -104,7 +104,12 @@ def _estimator_defaults():
 
 
 def _solver_names():
-    """The keys of ``skexpreg._solvers.SOLVERS``, read from its source."""
+    """``"auto"`` and the keys of ``skexpreg._solvers.SOLVERS``, read from
+    its source."""
+    return ["auto", *_registered_solvers()]
+
+
+def _registered_solvers():
     try:
         for node in ast.walk(_source_tree("_solvers")):
             if isinstance(node, ast.Assign | ast.AnnAssign):
@@ -216,7 +221,8 @@ def _parser():
     estimator.add_argument(
         "--solver",
         choices=_solver_names(),
-        help=f"optimiser {default('solver')}",
+        help="optimiser: 'auto' trains full-batch on small data and with "
+        f"mini-batches ('sgd') on large {default('solver')}",
     )
     estimator.add_argument(
         "--early-stopping",

@@ -442,7 +442,7 @@ def test_prediction_headers_cannot_be_spreadsheet_formulas(tmp_path, capsys, tar
 
 def test_help_shows_the_estimators_defaults_read_without_importing_it():
     assert __main__._estimator_defaults() == ExponentialRegressor().get_params()
-    assert __main__._solver_names() == sorted(SOLVERS)
+    assert __main__._solver_names() == ["auto", *sorted(SOLVERS)]
 
 
 def test_help_and_version_do_not_import_scikit_learn():

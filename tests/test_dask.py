@@ -58,6 +58,8 @@ def _fit(model, *args, **kwargs):
         {"solver": "gd", "max_iter": 60, "alpha": 0.3},
         {"solver": "lbfgs", "max_iter": 60, "alpha": 0.3},
         {"input_scaling": "max_norm", "alpha": 0.0, "max_iter": 60},
+        # mini-batches drawn from the chunks that hold their rows
+        {"solver": "sgd", "batch_size": 256, "max_iter": 6, "alpha": 0.3},
     ],
 )
 def test_fit_on_cluster_equals_in_memory_fit(client, data, params):
@@ -204,12 +206,19 @@ def test_early_stopping_on_dask_uses_the_in_memory_split(client, data, n_outputs
     assert_allclose(remote.weights_, local.weights_, rtol=1e-8, atol=1e-12)
 
 
-def test_result_does_not_depend_on_the_chunking(data):
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "gd", "max_iter": 40},
+        {"solver": "sgd", "batch_size": 300, "max_iter": 5},
+    ],
+)
+def test_result_does_not_depend_on_the_chunking(data, params):
     X, y, _ = data
     with dask.config.set(scheduler="threads"):
         fits = [
             _fit(
-                exact(16, solver="gd", max_iter=40, alpha=0.3, random_state=0),
+                exact(16, alpha=0.3, random_state=0, **params),
                 da.from_array(X, chunks=chunks),
                 y,
             )
