@@ -181,6 +181,8 @@ class DaskRows(Rows):
     (rows to predict stay lazy: ``predict`` returns a lazy array).
     """
 
+    small_passes_are_cheap = False
+
     def __init__(self, X, Y=None, sample_weight=None, *, n_threads=1, raw=None):
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
         self.shape, self.dtype = X.shape, X.dtype

@@ -65,6 +65,10 @@ class Rows:
 
     scale = 1.0
     _total_squares = None
+    # Whether a pass over a small batch of rows costs little beyond its
+    # arithmetic (in memory), so that solver="auto" may choose mini-batches;
+    # on a cluster every pass is a round trip through the scheduler.
+    small_passes_are_cheap = True
 
     # The primitives: see the module docstring.
 

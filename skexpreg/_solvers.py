@@ -262,7 +262,7 @@ def stochastic_gradient_descent(
     follows the curvature as training moves the weights. The
     solver stops (converged) once the best averaged loss of the last
     ``SGD_PATIENCE`` epochs is not a relative ``max(tol, SGD_TOL)`` below
-    the best of the epochs before them. It returns the average of the last
+    the best of the epochs before them (``tol=0``: never). It returns the average of the last
     epoch's iterates (Polyak-Ruppert averaging), which removes most of the
     batches' noise. An epoch in which a batch's loss or gradient is not
     finite, or whose averaged loss is more than twice the best so far (or
@@ -282,7 +282,7 @@ def stochastic_gradient_descent(
     initial_loss = (objective(weights) if initial is None else initial)[0]
     n_evaluations = 1 if initial is None else 0
     eta = float(learning_rate)
-    tol = max(tol, SGD_TOL)
+    tol = max(tol, SGD_TOL) if tol > 0 else 0.0  # tol=0: only max_iter stops
     loss_curve, reductions = [], []
     bests = []  # the best averaged loss up to each epoch
     consecutive_reductions = 0
@@ -335,7 +335,7 @@ def stochastic_gradient_descent(
         if stop:
             interrupted = True
             break
-        if n_iter > SGD_PATIENCE:
+        if tol and n_iter > SGD_PATIENCE:
             before = bests[-SGD_PATIENCE - 1]
             if bests[-1] > before * (1 - tol):
                 converged = True

@@ -435,3 +435,15 @@ def test_runs_combine_chunks_over_the_same_tree_whatever_the_cut(count):
             assert len(subtrees) <= 2 * max(1, len(run)).bit_length()
             known.update(subtrees)
         assert _subtree(known, 0, root, count, operator.add) == expected
+
+
+def test_auto_stays_full_batch_on_a_cluster(client, data, monkeypatch):
+    from skexpreg import _regressor
+
+    X, y, _ = data
+    monkeypatch.setattr(_regressor, "AUTO_SGD_ROWS", 500)  # the data are "large"
+    in_memory = _fit(ExponentialRegressor(8, alpha=0.3, max_iter=3), X, y)
+    assert in_memory.solver_ == "sgd"
+    Xd, yd = da.from_array(X, chunks=(400, 4)), da.from_array(y, chunks=400)
+    remote = _fit(ExponentialRegressor(8, alpha=0.3, max_iter=3), Xd, yd)
+    assert remote.solver_ == "nesterov"  # a batch would be a round trip each
