@@ -61,7 +61,13 @@ def write_report(path, results, estimator, title):
     figure.suptitle(title)
     loss = axes[0, 0]
     loss.semilogy(np.arange(1, len(estimator.loss_curve_) + 1), estimator.loss_curve_)
-    loss.set(xlabel="step", ylabel="training loss", title="ExponentialRegressor")
+    # The stochastic solver records one averaged loss per epoch.
+    epochs = getattr(estimator, "solver_", None) == "sgd"
+    loss.set(
+        xlabel="epoch" if epochs else "step",
+        ylabel="averaged training loss" if epochs else "training loss",
+        title="ExponentialRegressor",
+    )
     if estimator.validation_scores_:
         validation = loss.twinx()
         validation.plot(estimator.validation_scores_, color="tab:orange")
