@@ -39,6 +39,7 @@ def child(n, d, m, steps, predict):
     model = ExponentialRegressor(
         m,
         learning_rate=1e-6,  # a fixed step: exactly `steps` passes
+        solver="nesterov",  # full-batch passes (auto: sgd from 20,000 rows)
         max_iter=steps,
         tol=0.0,
         n_jobs=-1,

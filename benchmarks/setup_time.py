@@ -93,6 +93,7 @@ def main(argv=None):
             "random_state": 0,
             "tol": 0,
             "n_jobs": args.threads,
+            "solver": "nesterov",  # set-up before full-batch steps
         }
         return lambda: ExponentialRegressor(**{**base, **params})
 

@@ -135,6 +135,7 @@ def time_skexpreg(X, y, W, a, threads, repeats, steps=10):
         model = ExponentialRegressor(
             W.shape[1],
             learning_rate=1e-7,
+            solver="nesterov",  # full-batch steps, whatever n (auto: sgd from 20,000)
             max_iter=max_iter,
             tol=0.0,
             alpha=0.0,
@@ -167,7 +168,8 @@ def time_skexpreg_defaults(X, y, W, a, threads, repeats, steps=20):
 
     from skexpreg import ExponentialRegressor
 
-    params = dict(learning_rate=1e-3, tol=0.0)
+    # solver: the full-batch default's steps (auto picks sgd from 20,000 rows)
+    params = dict(learning_rate=1e-3, tol=0.0, solver="nesterov")
     with warnings.catch_warnings(), threadpool_limits(limits=threads):
         warnings.simplefilter("ignore")
         chosen = ExponentialRegressor(W.shape[1], max_iter=2, **params).fit(X, y)
