@@ -1,6 +1,6 @@
 """Default fit time and held-out R² as rows grow, against the peers (issue 21).
 
-    python benchmarks/scaling.py --threads 2                 # 1e4, 1e5, 1e6 and diamonds
+    python benchmarks/scaling.py --threads 2   # 1e4, 1e5, 1e6 and diamonds
     python benchmarks/scaling.py --threads 2 --sizes 1e4,1e5 --no-real
     python benchmarks/scaling.py --threads 2 --plot scaling.png
 
@@ -32,7 +32,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 from sklearn.base import clone
 from sklearn.datasets import make_friedman1
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -111,8 +110,11 @@ def run_case(case, seed):
 def report(name, n_rows, results):
     own = results["defaults"][1]
     for label, (score, elapsed, note) in results.items():
-        ratio = "" if label == "defaults" else f"  defaults/{label} = {own / elapsed:.2f}"
-        print(f"{name:<22} {label:<13} R2 {score:.4f}  fit {elapsed:7.2f} s{ratio}  {note}")
+        ratio = (
+            "" if label == "defaults" else f"  defaults/{label} = {own / elapsed:.2f}"
+        )
+        line = f"{name:<22} {label:<13} R2 {score:.4f}  fit {elapsed:7.2f} s"
+        print(f"{line}{ratio}  {note}")
     print(flush=True)
 
 

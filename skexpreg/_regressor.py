@@ -208,8 +208,9 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         ``"auto"`` is ``"nesterov"`` on up to 19,999 rows and ``"sgd"`` on
         20,000 or more in memory (``alpha="auto"``'s path then uses
         ``"sgd"`` too; dask input stays full-batch, where every batch would
-        be a round trip to the cluster); the solver used is ``solver_``. ``"gd"`` is the paper's full-batch
-        gradient descent with step ``learning_rate``. ``"nesterov"`` adds Nesterov momentum with a
+        be a round trip to the cluster); the solver used is ``solver_``.
+        ``"gd"`` is the paper's full-batch gradient descent with step
+        ``learning_rate``. ``"nesterov"`` adds Nesterov momentum with a
         restart whenever the loss rises (same step, same safety net; the
         recorded loss still falls monotonically). ``"lbfgs"`` minimises the
         same loss with :func:`scipy.optimize.minimize` (L-BFGS-B);
@@ -420,7 +421,10 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         "init": [StrOptions({"gaussian", "paired"})],
         "precision": [StrOptions({"single", "double"}), None],
         "solver": [StrOptions(set(SOLVERS) | {"auto"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],

@@ -159,7 +159,9 @@ class Rows:
         """``max_i s_i H(W)_ii`` of the rows as the network sees them."""
         s = self.scale
         largest = self.map_reduce(
-            _largest_kernel_diagonal, weights / _array_api.scalar(s, weights), combine=max
+            _largest_kernel_diagonal,
+            weights / _array_api.scalar(s, weights),
+            combine=max,
         )
         return float(largest) / (s * s)
 

@@ -262,9 +262,9 @@ def stochastic_gradient_descent(
     follows the curvature as training moves the weights. The
     solver stops (converged) once the best averaged loss of the last
     ``SGD_PATIENCE`` epochs is not a relative ``max(tol, SGD_TOL)`` below
-    the best of the epochs before them (``tol=0``: never). It returns the average of the last
-    epoch's iterates (Polyak-Ruppert averaging), which removes most of the
-    batches' noise. An epoch in which a batch's loss or gradient is not
+    the best of the epochs before them (``tol=0``: never). It returns the
+    average of the last epoch's iterates (Polyak-Ruppert averaging), which
+    removes most of the batches' noise. An epoch in which a batch's loss or gradient is not
     finite, or whose averaged loss is more than twice the best so far (or
     the initial loss), diverged: it is undone (the previous epoch's averaged
     weights restored, those of the loss that was best or nearly) and the step
@@ -295,8 +295,10 @@ def stochastic_gradient_descent(
         total, count, running = 0.0, 0, None
         reason = None
         for batch_objective in batches.epoch():
-            if step_bound is not None and (loss_curve or count) and (
-                count % SGD_BOUND_EVERY == 0
+            if (
+                step_bound is not None
+                and (loss_curve or count)
+                and (count % SGD_BOUND_EVERY == 0)
             ):
                 eta = min(eta, step_bound(weights))
             loss, gradient = batch_objective(weights)

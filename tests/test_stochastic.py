@@ -86,8 +86,9 @@ def test_same_seed_same_fit_and_n_jobs_does_not_change_it(data):
     X, y = data
     with config_context(working_memory=0.002):  # several blocks per batch
         fits = [
-            _quiet(exact(32, solver="sgd", batch_size=200, random_state=0, n_jobs=k),
-                   X, y)
+            _quiet(
+                exact(32, solver="sgd", batch_size=200, random_state=0, n_jobs=k), X, y
+            )
             for k in (1, 1, 2)
         ]
     assert_allclose(fits[1].weights_, fits[0].weights_, rtol=0, atol=0)
@@ -117,7 +118,9 @@ def test_sample_weights_are_honoured(data):
     corrupted[::2] = -50.0  # every other target is wrong
     weight = np.ones_like(y)
     weight[::2] = 0.0
-    weighted = _quiet(_sgd(batch_size=64, alpha=0.01), X, corrupted, sample_weight=weight)
+    weighted = _quiet(
+        _sgd(batch_size=64, alpha=0.01), X, corrupted, sample_weight=weight
+    )
     clean = slice(1, None, 2)
     assert weighted.score(X[clean], y[clean]) > 0.85
     unweighted = _quiet(_sgd(batch_size=64, alpha=0.01), X, corrupted)
