@@ -254,21 +254,20 @@ def stochastic_gradient_descent(
     function restart (the batches' losses are not comparable): the momentum
     is dropped whenever the batch gradient points along the last step.
 
-    The *averaged loss* of an epoch is the mean of its batches' loss
-    estimates, each taken where the batch's step starts (every row counts
-    once per epoch); ``loss_curve[t]`` is that of epoch ``t + 1``. Every
-    ``SGD_BOUND_EVERY`` steps of an epoch (from the first step of the
-    second epoch) the step becomes ``min(eta, step_bound(W))``, so that it
-    follows the curvature as training moves the weights. The
-    solver stops (converged) once the best averaged loss of the last
-    ``SGD_PATIENCE`` epochs is not a relative ``max(tol, SGD_TOL)`` below
-    the best of the epochs before them (``tol=0``: never). It returns the
+    The *averaged loss* of an epoch is the mean of its batches' loss estimates,
+    each taken where the batch's step starts (every row counts once per epoch);
+    ``loss_curve[t]`` is that of epoch ``t + 1``. Every ``SGD_BOUND_EVERY``
+    steps of an epoch (from the first step of the second epoch) the step becomes
+    ``min(eta, step_bound(W))``, so that it follows the curvature as training
+    moves the weights. The solver stops (converged) once the best averaged loss
+    of the last ``SGD_PATIENCE`` epochs is not a relative ``max(tol, SGD_TOL)``
+    below the best of the epochs before them (``tol=0``: never). It returns the
     average of the last epoch's iterates (Polyak-Ruppert averaging), which
-    removes most of the batches' noise. An epoch in which a batch's loss or gradient is not
-    finite, or whose averaged loss is more than twice the best so far (or
-    the initial loss), diverged: it is undone (the previous epoch's averaged
-    weights restored, those of the loss that was best or nearly) and the step
-    halved (recorded in ``reductions``).
+    removes most of the batches' noise. An epoch in which a batch's loss or
+    gradient is not finite, or whose averaged loss is more than twice the best
+    so far (or the initial loss), diverged: it is undone (the previous epoch's
+    averaged weights restored, those of the loss that was best or nearly) and
+    the step halved (recorded in ``reductions``).
 
     Parameters are those of :func:`gradient_descent`, with ``max_iter``
     counting epochs, ``callback(W)`` called after every epoch at the
