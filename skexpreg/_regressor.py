@@ -755,9 +755,8 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
 
     def _resolve_batch_size(self, rows):
         """Rows per batch of the stochastic solver on ``rows``."""
-        if self.batch_size != "auto":
-            return min(int(self.batch_size), rows.n_samples)
-        return min(AUTO_BATCH_SIZE, rows.n_samples)
+        size = AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size
+        return min(int(size), rows.n_samples)
 
     def _initialize(self, rows, random_state):
         """The input and target maps, W(0) and the signs, from the training rows.

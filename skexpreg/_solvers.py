@@ -225,7 +225,7 @@ SGD_TOL = 1e-3
 # this many steps, and at the start of every epoch after the first.
 SGD_BOUND_EVERY = 100
 # An epoch whose averaged loss is more than this factor above the best so far
-# is divergence, not noise: its start is restored and the step halved.
+# is divergence, not noise: it is undone and the step halved.
 _EPOCH_RISE_FACTOR = 2.0
 
 
