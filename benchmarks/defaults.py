@@ -142,7 +142,8 @@ def baselines():
 
 
 def _fit_score(model, X, y, train, test):
-    """Fit on ``train``, score on ``test``: (R², fit seconds, non-finite, note)."""
+    """Fit on ``train``, score on ``test``: (R², fit seconds, non-finite,
+    note, the fitted ``alpha_`` or None)."""
     take = (lambda rows: X.iloc[rows]) if hasattr(X, "iloc") else (lambda r: X[r])
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -157,7 +158,7 @@ def _fit_score(model, X, y, train, test):
     while hasattr(inner, "steps") or hasattr(inner, "regressor_"):
         inner = inner.steps[-1][1] if hasattr(inner, "steps") else inner.regressor_
     note = "*" if getattr(inner, "subsampled_", False) else ""
-    return score, elapsed, bad, note
+    return score, elapsed, bad, note, getattr(inner, "alpha_", None)
 
 
 def _seeded(model, seed):
@@ -199,6 +200,7 @@ def run_panel(models, entries=None, verbose=True, seeds=(RANDOM_STATE,)):
         for label, model in models.items():
             scores = np.empty((len(seeds), len(cv)))
             times = np.empty_like(scores)
+            alphas = np.full_like(scores, np.nan)
             bad, notes = 0, set()
             for k, seed in enumerate(seeds):
                 for fold, (train, test) in enumerate(cv):
@@ -206,13 +208,16 @@ def run_panel(models, entries=None, verbose=True, seeds=(RANDOM_STATE,)):
                     if preprocess is not None:
                         steps.insert(0, clone(preprocess))
                     try:
-                        score, elapsed, n_bad, note = _fit_score(
+                        score, elapsed, n_bad, note, alpha = _fit_score(
                             make_pipeline(*steps), X, y, train, test
                         )
                     except Exception as error:  # report and carry on
                         score, elapsed, n_bad = float("nan"), float("nan"), 0
                         note = f"error: {type(error).__name__}: {str(error)[:50]}"
+                        alpha = None
                     scores[k, fold], times[k, fold] = score, elapsed
+                    if alpha is not None:
+                        alphas[k, fold] = alpha
                     bad += n_bad
                     notes.add(note)
             record = {
@@ -221,6 +226,8 @@ def run_panel(models, entries=None, verbose=True, seeds=(RANDOM_STATE,)):
                 "n": len(y),
                 "scores": scores.mean(axis=0).tolist(),
                 "seed_scores": scores.mean(axis=1).tolist(),
+                "fold_seed_scores": scores.tolist(),
+                "alphas": alphas.tolist(),
                 "times": times.mean(axis=0).tolist(),
                 "non_finite": bad,
                 "note": " ".join(sorted(n for n in notes if n)),
@@ -268,7 +275,9 @@ def report(records, table=True):
 
 
 def _report_against(records, reference):
-    """Each model's largest shortfall against ``reference`` on the same fold."""
+    """Each model's largest shortfall against ``reference`` on the same fold:
+    of its mean over the seeds, and of its worst single (fold, seed) fit
+    (against the reference's mean over the seeds on that fold)."""
     by_key = {(r["data"], r["model"]): r for r in records}
     if not any(model == reference for _, model in by_key):
         return
@@ -276,7 +285,7 @@ def _report_against(records, reference):
     for label in dict.fromkeys(r["model"] for r in records):
         if label == reference:
             continue
-        worst = []
+        worst, single = [], []
         for (data, model), record in by_key.items():
             base = by_key.get((data, reference))
             if model != label or base is None:
@@ -285,9 +294,42 @@ def _report_against(records, reference):
                 continue
             gaps = np.asarray(record["scores"]) - np.asarray(base["scores"])
             worst.append((float(np.min(gaps)), data))
+            fits = np.asarray(record["fold_seed_scores"]) - np.asarray(base["scores"])
+            seed, fold = np.unravel_index(np.argmin(fits), fits.shape)
+            single.append((float(fits[seed, fold]), data, int(fold), int(seed)))
         if worst:
             gap, data = min(worst)
-            print(f"  {label:<28} {gap:+.3f}  (on {data})")
+            print(f"  {label:<28} {gap:+.3f}  (on {data}, mean over the seeds)")
+            gap, data, fold, seed = min(single)
+            print(
+                f"  {'':<28} {gap:+.3f}  (one fit: {data}, fold {fold}, seed {seed})"
+            )
+
+
+def report_alphas(records):
+    """For each model with an ``alpha_``: the strengths chosen per fold over
+    the seeds, on the sets where the seeds disagreed on some fold."""
+    for record in records:
+        alphas = np.asarray(record.get("alphas", []), dtype=float)
+        if alphas.size == 0 or np.isnan(alphas).all() or alphas.shape[0] < 2:
+            continue
+        unsteady = [
+            fold
+            for fold in range(alphas.shape[1])
+            if len(set(alphas[:, fold].tolist())) > 1
+        ]
+        if not unsteady:
+            continue
+        scores = np.asarray(record["fold_seed_scores"])
+        folds = "; ".join(
+            f"fold {fold}: "
+            + ", ".join(
+                f"{alpha:g} ({score:.3f})"
+                for alpha, score in zip(alphas[:, fold], scores[:, fold])
+            )
+            for fold in unsteady
+        )
+        print(f"alpha_ by seed, {record['data']} {record['model']}: {folds}")
 
 
 def describe_machine(threads):
@@ -334,6 +376,11 @@ def main():
         help="fit every model with random_state 0 .. SEEDS-1 and average "
         "(default 1: random_state 0 only)",
     )
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write every record (per fold and seed: R², alpha_) as JSON",
+    )
     args = parser.parse_args()
 
     known = baselines()
@@ -362,6 +409,9 @@ def main():
     print()
     # The lines were printed as they finished; only the summary is new.
     report(records, table=False)
+    report_alphas(records)
+    if args.json:
+        Path(args.json).write_text(json.dumps(records, indent=1))
 
 
 if __name__ == "__main__":
