@@ -12,8 +12,11 @@
   for the rows of a CSV, written as CSV.
 
 Problems with the user's files and data are reported as one line,
-``error: ...`` on stderr, with exit status 2. Model files are handled by
-:mod:`skexpreg._cli_model` (safe formats, atomic saves, checksums).
+``error: ...`` on stderr, with exit status 2. Ctrl-C (or SIGTERM, SIGHUP)
+stops a run anywhere with one line and exit status 128 + the signal's number
+(130 for Ctrl-C), leaving the previous model, its checksum and no temporary
+file behind. Files are handled by :mod:`skexpreg._cli_model` (safe formats,
+atomic writes of regular files only, checksums, signals).
 
 ``--help`` and ``--version`` import neither scikit-learn nor the estimator
 (they take seconds to import): the help shows the estimator's defaults read
@@ -30,7 +33,7 @@ import time
 import warnings
 from pathlib import Path
 
-from skexpreg import __version__
+from skexpreg import __version__, _cli_model
 from skexpreg._cli_data import (
     DataError,
     _printable,
@@ -298,9 +301,24 @@ def _parser():
     predict.add_argument(
         "--trust",
         action="store_true",
-        help="load a model that cannot be checked to be safe: a pickle-based "
-        "(non-.skops) file, which runs code when loaded; a .skops file holding "
-        "unknown types (read them first); a model without its checksum file",
+        help="load a pickle-based (non-.skops) model file, which runs any code "
+        "it holds: only for a file you made or whose source you trust",
+    )
+    predict.add_argument(
+        "--trust-type",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="a type (module.Name) a .skops model may hold beyond the safe ones "
+        "(repeatable); loading it can run its code, so name only types you "
+        "have read and trust ('predict' lists those a file asks for)",
+    )
+    predict.add_argument(
+        "--no-checksum",
+        action="store_true",
+        help="load a model without its checksum file MODEL.sha256, unchecked "
+        "for damage; trusts nothing more (a checksum file that is present is "
+        "still checked)",
     )
     return parser
 
@@ -340,9 +358,12 @@ class _Progress:
 
 
 @contextlib.contextmanager
-def _watching(name):
+def _watching(name, seen, progress=True):
     """Progress lines on stderr, and the warnings: each shown once, in one line.
 
+    ``seen`` is the run's set of warnings already shown: the same warning from
+    several models (the same preprocessing) or from the refit is shown once.
+    ``progress=False`` leaves stdout alone (``predict`` writes CSV there).
     Yields the list of caught warnings; convergence warnings are left to the
     caller (a note in the results table).
     """
@@ -351,48 +372,65 @@ def _watching(name):
     with contextlib.ExitStack() as stack:
         caught = stack.enter_context(warnings.catch_warnings(record=True))
         warnings.simplefilter("always")
-        stack.enter_context(contextlib.redirect_stdout(_Progress(name)))
+        if progress:
+            stack.enter_context(contextlib.redirect_stdout(_Progress(name)))
         yield caught
-    shown_warnings = set()
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
             continue
         text = str(warning.message).splitlines()[0]
-        if text not in shown_warnings:
-            shown_warnings.add(text)
+        if text not in seen:
+            seen.add(text)
             print(f"warning: {name}: {text}", file=sys.stderr)
 
 
-def _compare(models, X_train, X_test, y_train, y_test):
+def _reason(failure):
+    """``"Type: first line of the message"``."""
+    text = str(failure).splitlines()[0] if str(failure) else ""
+    return f"{type(failure).__name__}: {text}" if text else type(failure).__name__
+
+
+def _compare(models, X_train, X_test, y_train, y_test, seen, notes=None):
     """Fit each model; print held-out R², MAE and fit time.
 
-    A baseline that fails (extreme data) is reported in its row and skipped;
-    if ExponentialRegressor fails, that is an error.
+    A baseline that fails, whatever the reason (extreme data, memory), is
+    reported in its row and skipped; if ExponentialRegressor fails on the
+    data, that is an error. ``notes`` maps a model's name to a note for its
+    row.
     """
     from numpy.linalg import LinAlgError
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import mean_absolute_error
 
+    notes = notes or {}
     print(f"{'model':<22} {'held-out R2':>12} {'MAE':>12} {'fit time (s)':>13}")
     fitted, results = {}, {}
     for name, model in models.items():
+        estimator = name == "ExponentialRegressor"
         start = time.perf_counter()
         try:
-            with _watching(name) as caught:
+            with _watching(name, seen) as caught:
                 model.fit(X_train, y_train)
                 elapsed = time.perf_counter() - start
                 prediction = model.predict(X_test)
                 score = model.score(X_test, y_test)
                 error = mean_absolute_error(y_test, prediction)
-        except (ValueError, ArithmeticError, LinAlgError) as failure:
-            reason = str(failure).splitlines()[0] if str(failure) else ""
-            reason = f"{type(failure).__name__}: {reason}"
-            if name == "ExponentialRegressor":
-                raise DataError(f"ExponentialRegressor could not be fitted: {reason}")
-            print(f"{name:<22} {'failed':>12}  ({reason})")
+        except (ValueError, ArithmeticError, LinAlgError, MemoryError) as failure:
+            if estimator:
+                raise DataError(
+                    f"ExponentialRegressor could not be fitted: {_reason(failure)}"
+                ) from None
+            print(f"{name:<22} {'failed':>12}  ({_reason(failure)})")
+            continue
+        except Exception as failure:  # a baseline never ends the run
+            if estimator:
+                raise
+            print(f"{name:<22} {'failed':>12}  ({_reason(failure)})")
             continue
         stopped = any(issubclass(item.category, ConvergenceWarning) for item in caught)
-        note = "  (stopped at max_iter)" if stopped else ""
+        note = [notes[name]] if name in notes else []
+        note += ["stopped at max_iter"] if stopped else []
+        note = f"  ({'; '.join(note)})" if note else ""
         print(f"{name:<22} {score:>12.3f} {error:>12.4g} {elapsed:>13.2f}{note}")
         fitted[name] = model
         results[name] = dict(
@@ -406,13 +444,26 @@ def _compare(models, X_train, X_test, y_train, y_test):
 
 
 def _report(args, results, model, title):
-    """Write ``--report`` for a fitted ExponentialRegressor (or its pipeline)."""
+    """Write ``--report`` for a fitted ExponentialRegressor (or its pipeline).
+
+    Drawn after the model is saved: a report that fails is a one-line error
+    that says whether the model was saved.
+    """
     from skexpreg import _report
 
     if hasattr(model, "best_estimator_"):
         model = model.best_estimator_
     estimator = model[-1] if hasattr(model, "steps") else model
-    _report.write_report(args.report, results, estimator, title)
+    saved = f"the model was saved to {shown(args.saved)}, but " if args.saved else ""
+    try:
+        _report.write_report(args.report, results, estimator, title)
+    except DataError as error:  # the file could not be written
+        raise DataError(f"{saved}{error}") from None
+    except Exception as failure:  # matplotlib fails in many ways
+        raise DataError(
+            f"{saved}the report {shown(args.report)} could not be drawn: "
+            f"{_reason(failure)}"
+        ) from None
     print(f"report written to {shown(args.report)}")
 
 
@@ -439,7 +490,7 @@ def _main_job(args):
         f"{len(y_test)} held-out rows, {X.shape[1]} features"
     )
     models = {"ExponentialRegressor": _estimator(args), **baselines(args.random_state)}
-    fitted, results = _compare(models, X_train, X_test, y_train, y_test)
+    fitted, results = _compare(models, X_train, X_test, y_train, y_test, args.warned)
     if args.report:
         title = f"skexpreg {__version__}: diabetes data, held-out rows"
         _report(args, results, fitted["ExponentialRegressor"], title)
@@ -460,18 +511,22 @@ def _check_rows(n_rows, args):
         )
 
 
-def _baseline_pipelines(features, random_state):
-    """The baselines behind the same preprocessing as the estimator.
+def _baseline_pipelines(features, n_samples, random_state):
+    """The baselines behind the same preprocessing as the estimator, and the
+    notes for their rows.
 
     On sparse one-hot output their scalers only scale: centring a sparse
-    matrix would make it dense.
+    matrix would make it dense. Data too wide for RidgeCV's leave-one-out
+    (``n_samples`` training rows) get its k-fold cross-validation.
     """
     from sklearn.pipeline import make_pipeline
 
-    from skexpreg._baselines import baselines
+    from skexpreg._baselines import baselines, ridge_folds
 
-    models = {}
-    for name, baseline in baselines(random_state).items():
+    n_features = len(features.numeric) + sum(map(len, features.categories))
+    models, notes = {}, {}
+    chosen = baselines(random_state, n_samples=n_samples, n_features=n_features)
+    for name, baseline in chosen.items():
         if is_sparse(features):
             baseline.set_params(
                 **{
@@ -481,14 +536,15 @@ def _baseline_pipelines(features, random_state):
                 }
             )
         models[name] = make_pipeline(preprocessing(features), baseline)
-    return models
+    folds = ridge_folds(n_samples, n_features)
+    if folds is not None and "RidgeCV" in models:
+        notes["RidgeCV"] = f"{folds}-fold CV: too wide for leave-one-out"
+    return models, notes
 
 
 def _fit_data(args):
     from sklearn.model_selection import GridSearchCV, train_test_split
     from sklearn.pipeline import make_pipeline
-
-    from skexpreg import _cli_model
 
     if args.target is None:
         raise DataError("--data needs --target, the name of the column to predict")
@@ -499,6 +555,11 @@ def _fit_data(args):
     unknown = [name for name in args.drop if name not in header]
     if unknown:
         raise DataError(f"--drop names column(s) not in the file: {names(unknown)}")
+    if args.target in args.drop:
+        raise DataError(
+            f"--drop names the target column {shown(args.target)}: the column "
+            "to predict cannot be dropped"
+        )
     if args.target not in header:
         raise DataError(
             f"target column {shown(args.target)} is not in the file; its columns "
@@ -506,6 +567,12 @@ def _fit_data(args):
         )
     columns = [name for name in header if name not in args.drop]
     features, y = training_data(read_table(args.data, columns), args.target)
+    if features.empty:
+        print(
+            f"warning: column(s) {names(features.empty)} hold no values (all "
+            "missing): not used as features",
+            file=sys.stderr,
+        )
     _check_rows(len(y), args)
     X_train, X_test, y_train, y_test = train_test_split(
         features.X, y, test_size=args.test_size, random_state=args.random_state
@@ -520,47 +587,60 @@ def _fit_data(args):
     if args.search:
         model = GridSearchCV(model, SEARCH_GRID, cv=_SEARCH_FOLDS)
     models = {"ExponentialRegressor": model}
-    models.update(_baseline_pipelines(features, args.random_state))
-    fitted, results = _compare(models, X_train, X_test, y_train, y_test)
-    chosen = fitted["ExponentialRegressor"]
-    if args.report:
-        title = f"{args.data.name}: {args.target}, held-out rows"
-        _report(args, results, chosen, title)
+    baselines, notes = _baseline_pipelines(features, len(y_train), args.random_state)
+    models.update(baselines)
+    fitted, results = _compare(
+        models, X_train, X_test, y_train, y_test, args.warned, notes
+    )
+    chosen = fitted["ExponentialRegressor"]  # fitted on the training rows
     if args.search:
         best = {
             key.split("__")[-1]: value for key, value in chosen.best_params_.items()
         }
         print(f"grid search: best parameters {best}")
-        chosen = chosen.best_estimator_
     if args.save:
-        try:
-            with _watching("ExponentialRegressor"):
-                chosen.fit(features.X, y)  # all rows
-        except (ValueError, ArithmeticError) as failure:
-            raise DataError(
-                f"ExponentialRegressor could not be refitted on all rows, so no "
-                f"model was saved: {failure}"
-            ) from None
-        chosen.set_params(exponentialregressor__verbose=0)
-        bundle = {
-            "format": _cli_model.FORMAT,
-            "pipeline": chosen,
-            "numeric": features.numeric,
-            "categorical": features.categorical,
-            "categories": features.categories,
-            "target": args.target,
-        }
-        _cli_model.save(bundle, args.save)
-        if _cli_model.is_skops(args.save):
-            print(f"model saved to {shown(args.save)} (skops: safe to load)")
-        else:
-            print(
-                f"model saved to {shown(args.save)} (joblib/pickle: loading it "
-                "runs code, so 'predict' needs --trust and you should share it "
-                "only with people who trust you; use a .skops file for a safe "
-                "format)"
-            )
+        _save(args, features, y, chosen)
+    if args.report:  # after the save: a failed drawing loses no model
+        title = f"{args.data.name}: {args.target}, held-out rows"
+        _report(args, results, chosen, title)
     return 0
+
+
+def _save(args, features, y, chosen):
+    """Refit a copy of the chosen model on all rows and save it."""
+    from sklearn.base import clone
+
+    if hasattr(chosen, "best_estimator_"):
+        chosen = chosen.best_estimator_
+    final = clone(chosen)  # ``chosen`` keeps its curves for the report
+    try:
+        with _watching("ExponentialRegressor", args.warned):
+            final.fit(features.X, y)  # all rows
+    except (ValueError, ArithmeticError, MemoryError) as failure:
+        raise DataError(
+            f"ExponentialRegressor could not be refitted on all rows, so no "
+            f"model was saved: {_reason(failure)}"
+        ) from None
+    final.set_params(exponentialregressor__verbose=0)
+    bundle = {
+        "format": _cli_model.FORMAT,
+        "pipeline": final,
+        "numeric": features.numeric,
+        "categorical": features.categorical,
+        "categories": features.categories,
+        "target": args.target,
+    }
+    _cli_model.save(bundle, args.save)
+    args.saved = args.save
+    if _cli_model.is_skops(args.save):
+        print(f"model saved to {shown(args.save)} (skops: safe to load)")
+    else:
+        print(
+            f"model saved to {shown(args.save)} (joblib/pickle: loading it "
+            "runs code, so 'predict' needs --trust and you should share it "
+            "only with people who trust you; use a .skops file for a safe "
+            "format)"
+        )
 
 
 def _csv_cell(text):
@@ -578,9 +658,15 @@ def _predict(args):
 
     import numpy as np
 
-    from skexpreg import _cli_model
-
-    bundle = _cli_model.load(args.model, args.trust)
+    action = "write the predictions to"
+    if args.output:
+        _cli_model.check_target(args.output, action)  # before any work
+    bundle = _cli_model.load(
+        args.model,
+        trust=args.trust,
+        trusted_types=args.trust_type,
+        checksum=not args.no_checksum,
+    )
     numeric, categorical = bundle["numeric"], bundle["categorical"]
     header = read_header(args.data)
     missing = [name for name in numeric + categorical if name not in header]
@@ -590,39 +676,62 @@ def _predict(args):
         )
     table = read_table(args.data, numeric + categorical, text=set(categorical))
     X = prediction_data(table, numeric, categorical, bundle["categories"])
-    predictions = np.ravel(bundle["pipeline"].predict(X))
-    try:
-        handle = args.output.open("w", newline="") if args.output else sys.stdout
-    except OSError as error:
-        raise DataError(
-            f"cannot write {shown(args.output)}: {error.strerror or error}"
-        ) from None
-    try:
+    with _watching("predict", args.warned, progress=False):
+        predictions = np.ravel(bundle["pipeline"].predict(X))
+    with contextlib.ExitStack() as stack:
+        if args.output:
+            handle = stack.enter_context(
+                _cli_model.replacing(
+                    args.output, action, "predictions file", newline=""
+                )
+            )
+        else:
+            handle = sys.stdout
         writer = csv.writer(handle)
         writer.writerow([_csv_cell(f"{bundle['target']}_predicted")])
         writer.writerows([f"{value:.10g}"] for value in predictions)
-    finally:
-        if args.output:
-            handle.close()
     if args.output:
         print(f"{len(predictions)} predictions written to {shown(args.output)}")
     return 0
 
 
+def _interrupted(interrupt, args):
+    """The one line for a run stopped by a signal: what is on disk."""
+    saved = interrupt.saved or args.saved
+    target = args.save if args.command is None else args.output
+    if saved:
+        state = f"; the model was saved to {shown(saved)} before it"
+    elif target and target.is_file():
+        state = f"; {shown(target)} is unchanged"
+    elif target:
+        state = f"; nothing was written to {shown(target)}"
+    else:
+        state = ""
+    return f"error: interrupted by {interrupt.describe()}{state}"
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)  # --help and --version exit here
-    try:
-        if args.command == "predict":
-            return _predict(args)
-        if args.data is not None:
-            return _fit_data(args)
-        return _main_job(args)
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. piped into `head`: not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no flush at exit)
-        return 0
+    args.saved, args.warned = None, set()
+    with _cli_model.handling_signals():
+        try:
+            if args.command == "predict":
+                return _predict(args)
+            if args.data is not None:
+                return _fit_data(args)
+            return _main_job(args)
+        except DataError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except _cli_model.Interrupted as interrupt:
+            print(_interrupted(interrupt, args), file=sys.stderr)
+            return 128 + interrupt.signum
+        except KeyboardInterrupt:  # handlers not set: not the main thread
+            print("error: interrupted by Ctrl-C", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # e.g. piped into `head`: not an error
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no flush at exit)
+            return 0
 
 
 if __name__ == "__main__":

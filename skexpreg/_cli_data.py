@@ -286,12 +286,15 @@ class Features:
     numeric: list
     categorical: list
     categories: list  # per categorical column, the category of each code
+    empty: list = field(default_factory=list)  # all-missing columns, left out
 
 
 def training_data(table, target):
     """``(features, y)`` of a :class:`Table`, the target column removed.
 
-    Frees the table's columns as it copies them into ``X``.
+    Columns without a single value are left out (named in ``features.empty``):
+    the imputers could not fill them. Frees the table's columns as it copies
+    them into ``X``.
     """
     if target in table.text:
         raise DataError(
@@ -311,9 +314,13 @@ def training_data(table, target):
                 f"({len(categories)} distinct values): it cannot be used as a "
                 "feature; remove it from the file or name it in --drop"
             )
+    empty = [name for name, values in table.numeric.items() if np.isnan(values).all()]
+    for name in empty:
+        del table.numeric[name]
     numeric, categorical = list(table.numeric), list(table.text)
     if not numeric + categorical:
-        raise DataError("no feature columns left besides the target")
+        left_out = f" (all missing: {names(empty)})" if empty else ""
+        raise DataError(f"no feature columns left besides the target{left_out}")
     X = np.empty((table.n_rows, len(numeric) + len(categorical)))
     for j, name in enumerate(numeric):
         X[:, j] = table.numeric.pop(name)
@@ -323,7 +330,7 @@ def training_data(table, target):
         X[:, j] = codes
         categories.append(names_of_codes)
     X[:, len(numeric) :][X[:, len(numeric) :] < 0] = np.nan
-    return Features(X, numeric, categorical, categories), y
+    return Features(X, numeric, categorical, categories, empty), y
 
 
 def prediction_data(table, numeric, categorical, categories):

@@ -14,10 +14,12 @@ graph computes exactly what ``predict`` computes:
 3. the target map back: ``* target_scale_ + target_mean_``.
 
 The output is ``(n_samples, n_outputs)`` (one column for a single target), as
-for scikit-learn's own regressors.
+for scikit-learn's own regressors, and the graph declares that shape. An
+unfitted estimator raises :class:`~sklearn.exceptions.NotFittedError`.
 """
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from skexpreg import _array_api, _network
 from skexpreg._regressor import ExponentialRegressor
@@ -36,9 +38,16 @@ try:
         OnnxSqrt,
         OnnxSub,
     )
-    from skl2onnx.common.data_types import guess_numpy_type
-    from skl2onnx.common.shape_calculator import (
-        calculate_linear_regressor_output_shapes,
+    from skl2onnx.common.data_types import (
+        BooleanTensorType,
+        DoubleTensorType,
+        FloatTensorType,
+        Int64TensorType,
+        guess_numpy_type,
+    )
+    from skl2onnx.common.utils import (
+        check_input_and_output_numbers,
+        check_input_and_output_types,
     )
 except ImportError as error:  # the optional dependency is missing
     raise ImportError(
@@ -46,16 +55,42 @@ except ImportError as error:  # the optional dependency is missing
         'models): pip install "skexpreg[onnx]"'
     ) from error
 
-__all__ = ["convert_exponential_regressor"]
+__all__ = [
+    "calculate_exponential_regressor_output_shapes",
+    "convert_exponential_regressor",
+]
 
 
 def _constant(value, dtype):
     return np.asarray(_array_api.to_numpy(value), dtype=dtype)
 
 
+def calculate_exponential_regressor_output_shapes(operator):
+    """The skl2onnx shape calculator: one input ``(N, n_features)``, one
+    output ``(N, n_outputs_)``, float64 for a float64 input, else float32."""
+    model = operator.raw_operator
+    check_is_fitted(model)
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+    check_input_and_output_types(
+        operator,
+        good_input_types=[
+            BooleanTensorType,
+            DoubleTensorType,
+            FloatTensorType,
+            Int64TensorType,
+        ],
+    )
+    kind = type(operator.inputs[0].type)
+    if kind not in (FloatTensorType, DoubleTensorType):
+        kind = FloatTensorType
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = kind([n_rows, model.n_outputs_])
+
+
 def convert_exponential_regressor(scope, operator, container):
     """The skl2onnx converter: ``predict`` of a fitted ExponentialRegressor."""
     model = operator.raw_operator
+    check_is_fitted(model)
     version = container.target_opset
     X = operator.inputs[0]
     dtype = guess_numpy_type(X.type)
@@ -127,7 +162,7 @@ def convert_exponential_regressor(scope, operator, container):
 update_registered_converter(
     ExponentialRegressor,
     "SkexpregExponentialRegressor",
-    calculate_linear_regressor_output_shapes,
+    calculate_exponential_regressor_output_shapes,
     convert_exponential_regressor,
     overwrite=True,
 )

@@ -271,23 +271,30 @@ def test_a_damaged_model_is_a_one_line_error(table, tmp_path, capsys, damage, na
         return  # without the checksum, a flipped byte may go unnoticed
     # without the checksum file, loading itself fails, also in one line
     (tmp_path / f"{name}.sha256").unlink()
-    assert predict(model, table, "--trust") == 2
+    assert predict(model, table, "--trust", "--no-checksum") == 2
     error = capsys.readouterr().err
     assert error.startswith("error: cannot load") and error.count("\n") == 1
 
 
-def test_a_model_without_its_checksum_needs_trust(saved, table, capsys):
+def test_a_model_without_its_checksum_needs_no_checksum_not_trust(
+    saved, table, capsys
+):
     saved.with_name("model.joblib.sha256").unlink()
-    assert predict(saved, table, "--trust") == 0
+    assert predict(saved, table, "--trust") == 2  # trust is not about damage
+    assert "--no-checksum" in one_line_error(capsys)
+    assert predict(saved, table, "--trust", "--no-checksum") == 0
     capsys.readouterr()
     skops = pytest.importorskip("skops.io")
-    bundle = _cli_model.load(saved, trust=True)
+    bundle = _cli_model.load(saved, trust=True, checksum=False)
     model = saved.with_name("model.skops")
     skops.dump(bundle, model)  # no checksum file
     assert predict(model, table) == 2
-    error = capsys.readouterr().err
+    error = one_line_error(capsys)
     assert "checksum file" in error and "model.skops.sha256' not found" in error
-    assert predict(model, table, "--trust") == 0
+    assert "--trust " not in error and "--no-checksum" in error
+    assert predict(model, table, "--trust") == 2
+    capsys.readouterr()
+    assert predict(model, table, "--no-checksum") == 0
 
 
 # 7, 8. Reading and encoding large data -------------------------------------
