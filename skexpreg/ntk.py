@@ -21,6 +21,7 @@ matrices they take :class:`CentredSparse` rows, what ``network_inputs``
 returns for sparse input under ``input_scaling="standard"``.
 """
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -28,6 +29,7 @@ import numpy as np
 from scipy import linalg
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 from sklearn import get_config
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -103,8 +105,8 @@ def ntk_kernel(X, Y=None):
     >>> from skexpreg.ntk import ntk_kernel
     >>> x = np.array([[0.6, 0.0], [0.0, 0.8]])
     >>> np.round(ntk_kernel(x), 4)
-    array([[0.7412, 0.    ],
-           [0.    , 2.2513]])
+    array([[0.7396, 0.    ],
+           [0.    , 2.3018]])
     """
     X, Y = _check_inputs(X, Y)
     dtype = np.result_type(X.dtype, Y.dtype)
@@ -280,7 +282,11 @@ def ntk_eigenvalues(
         (:func:`scipy.sparse.linalg.eigsh`) on :func:`ntk_operator`, never
         forming the matrix. ``"auto"`` is dense up to 1000 samples.
     tol : float, default=1e-6
-        Relative accuracy of the iterative eigenvalues.
+        Relative accuracy of the iterative eigenvalues: ``lambda_max`` to
+        about ``tol * lambda_max``, and ``lambda_min``, computed as
+        ``lambda_max - lambda_max(lambda_max I - H)``, to an absolute
+        ``tol * lambda_max`` (it is over-estimated, never under-estimated,
+        up to round-off).
     max_iter : int, default=None
         Lanczos iteration cap (ARPACK's default when None). The smallest
         eigenvalue of a kernel matrix is usually clustered with others near
@@ -292,13 +298,29 @@ def ntk_eigenvalues(
     -------
     lambda_min, lambda_max : float
 
+    Warns
+    -----
+    UserWarning
+        When the iterative ``lambda_min`` is below its accuracy
+        ``tol * lambda_max``: the kernel is then singular to that accuracy
+        and the value only bounds ``lambda_min`` from above (a rank-deficient
+        kernel, ``n_features * n_neurons < n_samples``, gives a small
+        positive number here, not 0).
+    ~sklearn.exceptions.ConvergenceWarning
+        When Lanczos does not converge at ``tol`` (as happens for tight
+        tolerances, around 1e-7 and below, on kernels whose small
+        eigenvalues cluster near 0). Up to 4000 samples the kernel matrix
+        is then formed and the dense eigensolver answers exactly; on larger
+        kernels the tolerance is loosened (1e-6, 1e-4, 1e-2) until Lanczos
+        converges, and the warning names the accuracy reached.
+
     Examples
     --------
     >>> import numpy as np
     >>> from skexpreg.ntk import ntk_eigenvalues
     >>> x = np.array([[0.6, 0.0], [0.0, 0.8]])
     >>> [round(v, 4) for v in ntk_eigenvalues(x)]
-    [0.7412, 2.2513]
+    [0.7396, 2.3018]
     """
     X, _ = _check_inputs(X, None)
     if method not in ("auto", "dense", "iterative"):
@@ -315,28 +337,120 @@ def ntk_eigenvalues(
     operator = ntk_operator(X, weights, sample_weight=sample_weight)
     v0 = check_random_state(random_state).uniform(-1, 1, size=n_samples)
     options = dict(k=1, which="LA", tol=tol, maxiter=max_iter, v0=v0)
-    lambda_max = _top_eigenvalue(operator, options)
-    # lambda_min(H) = lambda_max - lambda_max(lambda_max I - H). Asking ARPACK
-    # for the smallest eigenvalue directly fails when H is singular to
-    # round-off (lambda_min ~ 0 has no relative accuracy to converge to);
-    # the shifted problem has an absolute accuracy of tol * lambda_max.
-    shifted = LinearOperator(
-        operator.shape,
-        matvec=lambda v: lambda_max * np.ravel(v) - operator.matvec(v),
-        dtype=np.float64,
-    )
-    lambda_min = lambda_max - _top_eigenvalue(shifted, options)
+    try:
+        lambda_max, reached_max = _top_eigenvalue(operator, options)
+        # lambda_min(H) = lambda_max - lambda_max(lambda_max I - H). Asking
+        # ARPACK for the smallest eigenvalue directly fails when H is singular
+        # to round-off (lambda_min ~ 0 has no relative accuracy to converge
+        # to); the shifted problem has an absolute accuracy of tol * lambda_max.
+        shifted = LinearOperator(
+            operator.shape,
+            matvec=lambda v: lambda_max * np.ravel(v) - operator.matvec(v),
+            dtype=np.float64,
+        )
+        top_shifted, reached_min = _top_eigenvalue(shifted, options)
+    except _LanczosFailed as failure:
+        _warn_dense_fallback(failure.tol, n_samples)
+        kernel = _weighted_kernel_matrix(X, weights, sample_weight)
+        eigenvalues = linalg.eigvalsh(kernel)
+        return float(eigenvalues[0]), float(eigenvalues[-1])
+    lambda_min = lambda_max - top_shifted
+    # Ritz values lie inside the spectrum, so lambda_min is over-estimated by
+    # at most about the residual bound, reached * lambda_max: a smaller value
+    # is not distinguishable from 0 (a singular kernel).
+    accuracy = max(reached_max, reached_min, np.finfo(np.float64).eps) * lambda_max
+    if lambda_max > 0 and lambda_min <= accuracy:
+        warnings.warn(
+            f"lambda_min = {lambda_min:.3g} is below the iterative solver's "
+            f"accuracy, about tol * lambda_max = {accuracy:.3g}: the kernel is "
+            f"singular to that accuracy (0 <= lambda_min <= {max(lambda_min, 0):.3g}"
+            "). Use method='dense' for its value.",
+            UserWarning,
+            stacklevel=2,
+        )
     return float(lambda_min), float(lambda_max)
 
 
+# When Lanczos does not converge, kernels of up to this many rows (128 MiB in
+# float64) are formed and solved densely instead; larger ones get ARPACK's
+# answer at a looser tolerance.
+_DENSE_FALLBACK_MAX_SAMPLES = 4000
+# The tolerances tried, in this order, after the one asked for has failed on
+# a kernel too large for the dense fallback.
+_LOOSER_TOLERANCES = (1e-6, 1e-4, 1e-2)
+
+
+class _LanczosFailed(Exception):
+    """ARPACK did not converge at ``tol`` on a kernel small enough for the
+    dense solver, which the caller uses instead."""
+
+    def __init__(self, tol):
+        super().__init__(tol)
+        self.tol = tol
+
+
+def _warn_dense_fallback(tol, n_samples):
+    warnings.warn(
+        f"Lanczos (ARPACK) did not converge to tol={tol:g} on the {n_samples}-row "
+        "kernel; its eigenvalues were computed by the dense eigensolver instead.",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
+
+
 def _top_eigenvalue(operator, options):
-    """Largest eigenvalue by Lanczos; ARPACK's best estimate if it stalls."""
+    """Largest eigenvalue by Lanczos, and the tolerance it converged to.
+
+    When ARPACK does not converge at ``options["tol"]`` (the top eigenvalue
+    of a shifted kernel sits in the cluster of its near-zero eigenvalues,
+    where a residual of ``tol * lambda_max`` may be out of reach), a kernel of
+    up to ``_DENSE_FALLBACK_MAX_SAMPLES`` rows raises :class:`_LanczosFailed`
+    for the caller to solve it densely; a larger one is retried at the looser
+    tolerances of ``_LOOSER_TOLERANCES`` with a warning naming the one
+    reached, and if none converges the Rayleigh quotient of the start
+    vector (a lower bound) is returned with a warning.
+    """
+    tol = options["tol"]
     try:
-        return _eigenvalue(operator, options)
+        return _eigenvalue(operator, options), tol
     except ArpackNoConvergence as error:
-        if len(error.eigenvalues) == 0:
-            raise
-        return float(np.max(error.eigenvalues))
+        if len(error.eigenvalues):
+            return _best(error.eigenvalues, options), tol
+    if operator.shape[0] <= _DENSE_FALLBACK_MAX_SAMPLES:
+        raise _LanczosFailed(tol)
+    for looser in _LOOSER_TOLERANCES:
+        if looser <= tol:
+            continue
+        try:
+            value = _eigenvalue(operator, dict(options, tol=looser))
+        except ArpackNoConvergence as error:
+            if not len(error.eigenvalues):
+                continue
+            value = _best(error.eigenvalues, options)
+        warnings.warn(
+            f"Lanczos (ARPACK) did not converge to tol={tol:g}; it converged "
+            f"only to tol={looser:.1e}, whose accuracy the eigenvalue has.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+        return value, looser
+    v0 = np.ravel(options["v0"])
+    value = float(v0 @ operator.matvec(v0) / (v0 @ v0))
+    warnings.warn(
+        "Lanczos (ARPACK) did not converge at any tolerance up to "
+        f"{_LOOSER_TOLERANCES[-1]:g}; returned the start vector's Rayleigh "
+        "quotient, a lower bound on the largest eigenvalue.",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
+    return value, 1.0
+
+
+def _best(eigenvalues, options):
+    """The converged eigenvalue ``options["which"]`` asks for."""
+    if options["which"] == "LM":
+        return float(max(eigenvalues, key=abs))
+    return float(np.max(eigenvalues))
 
 
 def _eigenvalue(operator, options):
@@ -540,8 +654,21 @@ def _relative_kernel_drift(
     )
     v0 = check_random_state(random_state).uniform(-1, 1, size=n_samples)
     options = dict(k=1, tol=tol, maxiter=max_iter, v0=v0)
-    numerator = _eigenvalue(difference, dict(options, which="LM"))
-    denominator = _eigenvalue(before, dict(options, which="LA"))
+    try:
+        numerator, _ = _top_eigenvalue(difference, dict(options, which="LM"))
+        denominator, _ = _top_eigenvalue(before, dict(options, which="LA"))
+    except _LanczosFailed as failure:
+        _warn_dense_fallback(failure.tol, n_samples)
+        return _relative_kernel_drift(
+            X,
+            initial,
+            final,
+            sample_weight=sample_weight,
+            method="dense",
+            tol=tol,
+            max_iter=max_iter,
+            random_state=random_state,
+        )
     return _ratio(abs(numerator), denominator)
 
 

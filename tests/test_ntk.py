@@ -1,12 +1,15 @@
 """Neural tangent kernels: closed forms, J J^T, Monte Carlo limit, spectra."""
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from sklearn import config_context
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from skexpreg import ExponentialRegressor, _blocks, _network
+from skexpreg import ExponentialRegressor, _blocks, _network, ntk
 from skexpreg.ntk import (
     empirical_ntk,
     network_inputs,
@@ -224,9 +227,126 @@ def test_ntk_eigenvalues_iterative_handles_singular_kernel():
     X /= 2 * np.linalg.norm(X, axis=1, keepdims=True)
     dense_min, dense_max = ntk_eigenvalues(X, method="dense")
     assert abs(dense_min) < 1e-12 * dense_max  # singular up to round-off
-    lambda_min, lambda_max = ntk_eigenvalues(X, method="iterative", random_state=0)
+    with pytest.warns(UserWarning, match="below the iterative solver's accuracy"):
+        lambda_min, lambda_max = ntk_eigenvalues(X, method="iterative", random_state=0)
     assert abs(lambda_min) < 1e-6 * dense_max
     assert_allclose(lambda_max, dense_max, rtol=1e-6)
+
+
+def _sphere(rng, n_samples, n_features):
+    X = rng.standard_normal((n_samples, n_features))
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("empirical", [False, True])
+@pytest.mark.parametrize("tol", [1e-7, 1e-10, 0.0])
+def test_ntk_eigenvalues_iterative_with_tight_tol_falls_back_to_dense(empirical, tol):
+    # 200 unit rows in 5 dimensions: lambda_min / lambda_max is 1e-8 (m = 64)
+    # or 4e-6 (H*), and eigenvalues cluster near 0, where ARPACK's residual
+    # test at tol * lambda_max cannot be met within its iteration cap.
+    rng = np.random.RandomState(0)
+    X = _sphere(rng, 200, 5)
+    weights = rng.standard_normal((5, 64)) if empirical else None
+    dense = ntk_eigenvalues(X, weights, method="dense")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        iterative = ntk_eigenvalues(
+            X, weights, method="iterative", tol=tol, max_iter=200, random_state=0
+        )
+    messages = [str(w.message) for w in caught]
+    fell_back = [m for m in messages if "dense eigensolver" in m]
+    if tol <= 1e-10 or empirical:
+        assert fell_back, messages
+    if fell_back:  # exact, then
+        assert_allclose(iterative, dense, rtol=1e-12, atol=1e-12 * dense[1])
+    else:
+        assert_allclose(iterative[1], dense[1], rtol=1e-9)
+        assert dense[0] - 1e-12 <= iterative[0] <= dense[0] + tol * dense[1]
+
+
+@pytest.mark.parametrize("empirical", [False, True])
+def test_ntk_eigenvalues_iterative_estimate_when_too_large_for_dense(
+    monkeypatch, empirical
+):
+    # Above the dense fallback's size, the tolerance is loosened until ARPACK
+    # converges, and the warning names the accuracy reached.
+    monkeypatch.setattr(ntk, "_DENSE_FALLBACK_MAX_SAMPLES", 100)
+    rng = np.random.RandomState(0)
+    X = _sphere(rng, 200, 5)
+    weights = rng.standard_normal((5, 64)) if empirical else None
+    dense_min, dense_max = ntk_eigenvalues(X, weights, method="dense")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lambda_min, lambda_max = ntk_eigenvalues(
+            X, weights, method="iterative", tol=1e-10, max_iter=200, random_state=0
+        )
+    loosened = [
+        w
+        for w in caught
+        if issubclass(w.category, ConvergenceWarning)
+        and "converged only to tol" in str(w.message)
+    ]
+    assert loosened, [str(w.message) for w in caught]
+    reached = float(str(loosened[0].message).split("converged only to tol=")[1][:7])
+    assert 1e-10 < reached <= 1e-2
+    assert_allclose(lambda_max, dense_max, rtol=reached)
+    # Lanczos' Ritz values lie inside the spectrum: an upper bound on lambda_min.
+    assert dense_min - 1e-12 * dense_max <= lambda_min
+    assert lambda_min <= dense_min + 2 * reached * dense_max
+
+
+def test_ntk_eigenvalues_reports_lambda_min_below_accuracy_of_rank_deficient_kernel():
+    # 300 rows, d * m = 4 * 40 = 160 < 300: H(W) = Phi Phi^T has rank <= 160,
+    # lambda_min = 0 to round-off. The iterative value is a small positive
+    # number below tol * lambda_max, which must be reported as such.
+    rng = np.random.RandomState(1)
+    X = _sphere(rng, 300, 4)
+    weights = rng.standard_normal((4, 40))
+    dense_min, dense_max = ntk_eigenvalues(X, weights, method="dense")
+    assert abs(dense_min) < 1e-12 * dense_max
+    with pytest.warns(UserWarning, match="below the iterative solver's accuracy"):
+        lambda_min, lambda_max = ntk_eigenvalues(
+            X, weights, method="iterative", tol=1e-6, random_state=0
+        )
+    assert 0 <= lambda_min <= 1e-6 * lambda_max
+    assert_allclose(lambda_max, dense_max, rtol=1e-6)
+
+
+def test_ntk_eigenvalues_iterative_well_conditioned_kernel_does_not_warn():
+    rng = np.random.RandomState(2)
+    X = _unit_ball(rng, 60, 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lambda_min, lambda_max = ntk_eigenvalues(
+            X, method="iterative", tol=1e-8, random_state=0
+        )
+    assert_allclose((lambda_min, lambda_max), ntk_eigenvalues(X), rtol=1e-6)
+
+
+def test_kernel_drift_iterative_with_tight_tol_does_not_raise(monkeypatch):
+    rng = np.random.RandomState(3)
+    X = _sphere(rng, 200, 5)
+    y = rng.uniform(-1, 1, 200)
+    model = ExponentialRegressor(
+        64,
+        max_iter=20,
+        tol=0.0,
+        input_scaling=None,
+        target_scaling=False,
+        alpha=0.0,
+        init="gaussian",
+        solver="gd",
+        precision="double",
+        random_state=0,
+    ).fit(X, y)
+    dense = ntk_diagnostics(model, X, method="dense")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        iterative = ntk_diagnostics(
+            model, X, method="iterative", tol=1e-12, max_iter=100, random_state=0
+        )
+    assert_allclose(iterative.kernel_drift, dense.kernel_drift, rtol=1e-6)
+    assert_allclose(iterative.lambda_max_final, dense.lambda_max_final, rtol=1e-9)
 
 
 @pytest.mark.parametrize("method", ["dense", "iterative"])
@@ -268,3 +388,13 @@ def test_ntk_functions_reject_bad_input():
         ntk_eigenvalues(X, sample_weight=np.ones(5))
     with pytest.raises(ValueError, match="method must be 'auto', 'dense' or"):
         ntk_eigenvalues(X, method="lanczos")
+
+
+def test_ntk_docstring_examples_run():
+    # The module's examples are its documentation: they must print what they
+    # say (0.36 * exp(0.72) = 0.7396 for the first entry).
+    import doctest
+
+    result = doctest.testmod(ntk, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
