@@ -199,7 +199,7 @@ class DaskRows(Rows):
             n_threads=self.n_threads,
             raw=self.raw,
         )
-        rows.scale = self.scale
+        rows.scale, rows._keys = self.scale, self._keys
         return rows
 
     def __enter__(self):
@@ -308,12 +308,20 @@ class DaskRows(Rows):
 
     def take(self, indices):
         """The rows at ``indices`` (increasing: each chunk keeps its own rows)."""
-        return self._copy(
+        rows = self._copy(
             *(
                 None if array is None else array[indices]
                 for array in (self.X, self.Y, self.sample_weight)
             )
         )
+        rows._keys = None if self._keys is None else self._keys[indices]
+        return rows
+
+    def with_weights(self, weights):
+        import dask.array as da
+
+        weights = np.asarray(weights, dtype=self.dtype)
+        return self._copy(sample_weight=da.from_array(weights, chunks=self.X.chunks[0]))
 
     def gather(self):
         import dask
@@ -324,7 +332,7 @@ class DaskRows(Rows):
         """The rows, computed into this process, as an in-memory source with
         the estimator's threads (the same scale)."""
         rows = InMemoryRows(*self.gather(), n_threads=self.n_threads)
-        rows.scale = self.scale
+        rows.scale, rows._keys = self.scale, self._keys
         return rows
 
 

@@ -594,6 +594,9 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
                 f"y has {rows.Y.shape[1]} output(s) but the fitted model has "
                 f"{self.n_outputs_}; warm_start=True continues the same model."
             )
+        # Weights relative to a distinct row's, rows of zero weight dropped:
+        # integer weights then mean copies, and a common factor nothing.
+        rows = rows.with_relative_weights()
         random_state = check_random_state(self.random_state)
         call = _replace(call, solver=self._resolve_solver(call.solver, rows))
         self.solver_ = call.solver
@@ -673,7 +676,10 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
             def score(rows, weights):
                 return rows.r2_score(weights, signs)
 
-            choice = choose_alpha(seen, train, score, random_state)
+            def terms(rows, weights):
+                return rows.r2_terms(weights, signs)
+
+            choice = choose_alpha(seen, train, score, terms, random_state)
             self.alpha_, self.alpha_scores_ = choice.alpha, choice.scores
             if self.verbose:
                 scores = ", ".join(f"{a:g}: {r:.4f}" for a, r in choice.scores.items())
@@ -750,7 +756,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         """The solver of this fit: ``solver="auto"`` resolved for ``rows``."""
         if solver != "auto":
             return solver
-        large = rows.n_samples >= AUTO_SGD_ROWS and rows.small_passes_are_cheap
+        large = rows.total_weight() >= AUTO_SGD_ROWS and rows.small_passes_are_cheap
         return "sgd" if large else "nesterov"
 
     def _resolve_batch_size(self, rows):

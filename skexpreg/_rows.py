@@ -40,10 +40,9 @@ import operator
 
 import numpy as np
 from scipy import sparse
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from skexpreg import _array_api, _network, _preprocessing, _sparse
+from skexpreg import _array_api, _keys, _network, _preprocessing, _sparse
 from skexpreg._blocks import BlockRunner, threads_for
 
 
@@ -65,6 +64,7 @@ class Rows:
 
     scale = 1.0
     _total_squares = None
+    _keys = None
     # Whether a pass over a small batch of rows costs little beyond its
     # arithmetic (in memory), so that solver="auto" may choose mini-batches;
     # on a cluster every pass is a round trip through the scheduler.
@@ -116,27 +116,70 @@ class Rows:
         return rows
 
     def random_rows(self, size, random_state):
-        """``size`` rows chosen at random, in their order (every subset
-        equally likely); all the rows if there are no more.
-
-        Costs O(``size``), not O(n), when ``size`` is under half the rows:
-        distinct indices are drawn with replacement until there are enough
-        (each new one is uniform over those not yet drawn, as in drawing
-        without replacement), where ``choice`` would permute all n.
-        """
-        n_samples = self.n_samples
-        if n_samples <= size:
+        """``size`` distinct rows chosen at random, in their order
+        (:func:`skexpreg._keys.subsample`: copies of a row are kept or left
+        together); all the rows if there are no more."""
+        keys = self.content_keys()
+        if len(np.unique(keys)) <= size:
             return self
-        if 2 * size > n_samples:
-            chosen = random_state.choice(n_samples, size, replace=False)
-        else:
-            chosen = np.empty(0, dtype=np.intp)
-            while chosen.size < size:
-                more = random_state.randint(n_samples, size=size - chosen.size)
-                chosen = np.sort(np.concatenate([chosen, more]))
-                # (np.unique hashes: slower than this by 30 times here)
-                chosen = chosen[np.append(True, chosen[1:] != chosen[:-1])]
-        return self.take(np.sort(chosen))
+        keys = _keys.seeded(keys, _seed(random_state))
+        return self.take(_keys.subsample(keys, size))
+
+    def content_keys(self):
+        """Each row's content key (:func:`skexpreg._keys.content_keys`),
+        uint64 (n,) on the host: computed once, and kept by the rows'
+        selections, copies and maps (a map sends copies to copies)."""
+        if self._keys is None:
+            self._keys = self.map_reduce(_content_keys, combine=_concatenate)
+        return self._keys
+
+    def host_weights(self):
+        """The sample weights, float64 (n,) on the host."""
+        return self.map_reduce(_weights, combine=_concatenate)
+
+    def with_relative_weights(self):
+        """The rows of positive weight, weighted relative to the mean weight
+        of a distinct row.
+
+        The weights are divided by the mean over the distinct rows (copies
+        of a row count once, with their weights added), so that their sum
+        is the number of distinct rows: a common factor of all the weights
+        (1e-300 or 1e300 alike) changes nothing, and a row of weight 3
+        weighs as its three copies would. Rows of zero weight (or under
+        float64's resolution, 2**-52, of the total) are dropped, as if they
+        had not been passed. Unit weights on rows without
+        copies are kept as they are.
+        """
+        keys, weights = self.content_keys(), self.host_weights()
+        largest = float(np.max(weights))
+        relative = weights / largest  # in [0, 1]: its sum cannot overflow
+        # A weight under float64's resolution of the total changes no sum:
+        # such rows count as zero (they would only add round-off, which the
+        # input map would magnify where one row holds all the weight).
+        positive = relative > np.finfo(np.float64).eps * float(np.sum(relative))
+        rows = self
+        if not positive.all():
+            rows = self.take(np.flatnonzero(positive))
+            keys, relative = keys[positive], relative[positive]
+        n_distinct = len(np.unique(keys))
+        factor = n_distinct / float(np.sum(relative))
+        if largest == 1.0 and factor == 1.0:
+            return rows
+        return rows.with_weights(relative * factor)
+
+    def with_weights(self, weights):
+        """The same rows with the sample weights ``weights`` (host, (n,))."""
+        raise NotImplementedError
+
+    def folds(self, n_folds, random_state):
+        """``n_folds`` ``(fit, held_out)`` sources: a random cut of the
+        distinct rows into parts of equal size (:func:`skexpreg._keys.folds`:
+        copies of a row in one part), each source's rows in increasing order."""
+        keys = _keys.seeded(self.content_keys(), _seed(random_state))
+        return [
+            (self.take(fit), self.take(held_out))
+            for fit, held_out in _keys.folds(keys, n_folds)
+        ]
 
     def loss_and_gradient(self, weights, output_signs):
         """Data loss (float) and its (d, m) gradient at ``weights``."""
@@ -187,6 +230,25 @@ class Rows:
         """Weighted sums of squared residuals per output, float64 (k,)."""
         return self.map_reduce(_squared_errors, weights, output_signs, self.scale)
 
+    def r2_terms(self, weights, output_signs):
+        """Each row's share of the R² deficit, float64 (n,) on the host:
+        ``r2_score`` is ``1 - sum`` of them (outputs with a constant target
+        add nothing)."""
+        errors = self.map_reduce(
+            _row_squared_errors, weights, output_signs, self.scale, combine=_concatenate
+        )
+        total = self._r2_denominator()
+        with np.errstate(over="ignore", invalid="ignore"):
+            terms = np.where(total > 0, errors / np.where(total > 0, total, 1.0), 0.0)
+        return terms.mean(axis=1)
+
+    def _r2_denominator(self):
+        if self._total_squares is None:
+            self._total_squares = _array_api.to_numpy(
+                _preprocessing.total_squares(self)
+            )
+        return self._total_squares
+
     def r2_score(self, weights, output_signs):
         """Weighted R² of the network on these rows, averaged over outputs.
 
@@ -195,14 +257,10 @@ class Rows:
         from weighted sums of squares, so that a cluster sends back only
         (k,) vectors; -inf when the network overflows.
         """
-        if self._total_squares is None:
-            self._total_squares = _array_api.to_numpy(
-                _preprocessing.total_squares(self)
-            )
+        total = self._r2_denominator()
         residual = _array_api.to_numpy(self.squared_errors(weights, output_signs))
         if not np.isfinite(residual).all():
             return -np.inf
-        total = self._total_squares
         constant = total == 0
         scores = np.where(
             constant,
@@ -224,13 +282,12 @@ class Rows:
         return self.map_rows(function, *operands, self.scale, n_outputs=n_outputs)
 
     def split(self, test_size, random_state):
-        """``(train, test)`` sources: scikit-learn's ``train_test_split`` of
-        the row indices, so the same rows as for in-memory input with the
-        same random state, each kept in increasing order."""
-        train, test = train_test_split(
-            np.arange(self.n_samples), test_size=test_size, random_state=random_state
-        )
-        return self.take(np.sort(train)), self.take(np.sort(test))
+        """``(train, test)`` sources: ``test_size`` of the distinct rows
+        (rounded up) held out at random (:func:`skexpreg._keys.split`:
+        copies of a row on one side), each kept in increasing order."""
+        keys = _keys.seeded(self.content_keys(), _seed(random_state))
+        train, test = _keys.split(keys, test_size)
+        return self.take(train), self.take(test)
 
 
 class InMemoryRows(Rows):
@@ -300,12 +357,18 @@ class InMemoryRows(Rows):
             def select(array):
                 return self.xp.take(array, device_indices, axis=0)
 
-        return self._copy(
+        rows = self._copy(
             *(
                 None if array is None else select(array)
                 for array in (self.X, self.Y, self.sample_weight)
             )
         )
+        rows._keys = None if self._keys is None else self._keys[indices]
+        return rows
+
+    def with_weights(self, weights):
+        weights = np.asarray(weights, dtype=_array_api.numpy_dtype(self.dtype))
+        return self._copy(sample_weight=_array_api.from_host(weights, self))
 
     def in_memory(self):
         return self
@@ -435,6 +498,37 @@ def _squared_errors(X, Y, sample_weight, weights, output_signs, scale, runner):
         dtype = _preprocessing._moment_dtype(Y)
         residual = xp.astype(Y, dtype) - xp.astype(outputs, dtype)
         return xp.astype(sample_weight, dtype) @ (residual * residual)
+
+
+def _row_squared_errors(X, Y, sample_weight, weights, output_signs, scale, runner):
+    """``s_i (y_i - F(x_i))^2`` per row and output, float64 (n, k) on the host."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        outputs = _network.forward(X, weights, output_signs, scale, runner)
+        Y, outputs, sample_weight = (
+            np.asarray(_array_api.to_numpy(a), dtype=np.float64)
+            for a in (Y, outputs, sample_weight)
+        )
+        residual = Y - outputs.reshape(Y.shape)
+        return sample_weight[:, None] * residual * residual
+
+
+def _seed(random_state):
+    """A seed for the row keys, drawn from ``random_state``."""
+    return int(random_state.randint(np.iinfo(np.int32).max))
+
+
+def _content_keys(X, Y, sample_weight, runner):
+    if not (_sparse.issparse(X) or isinstance(X, np.ndarray)):
+        X, Y = _array_api.to_numpy(X), _array_api.to_numpy(Y)
+    return _keys.content_keys(X, Y)
+
+
+def _weights(X, Y, sample_weight, runner):
+    return np.asarray(_array_api.to_numpy(sample_weight), dtype=np.float64)
+
+
+def _concatenate(first, second):
+    return np.concatenate([first, second])
 
 
 def _half_squared_targets(X, Y, sample_weight, runner):

@@ -60,7 +60,7 @@ def learning_rate_schedule(
             weights, warm_bound.vector, n_steps=WARM_POWER_STEPS
         )
         largest = max(largest, warm_bound.value)
-    elif rows.n_samples > sample_rows:
+    elif rows.total_weight() > sample_rows:
         # The kernel of a random subsample, scaled by the ratio of weights,
         # has about the same largest eigenvalue (a sum over rows) at a
         # fraction of the cost; the full-data bound below corrects it. The

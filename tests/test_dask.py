@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from bounds import assert_bounded
 from exact import exact
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV
 
 from skexpreg import ExponentialRegressor
@@ -447,3 +447,19 @@ def test_auto_stays_full_batch_on_a_cluster(client, data, monkeypatch):
     Xd, yd = da.from_array(X, chunks=(400, 4)), da.from_array(y, chunks=400)
     remote = _fit(ExponentialRegressor(8, alpha=0.3, max_iter=3), Xd, yd)
     assert remote.solver_ == "nesterov"  # a batch would be a round trip each
+
+
+def test_a_default_fit_is_the_same_run_after_run_on_every_local_scheduler(data):
+    # The chunk tasks of the threaded scheduler run in concurrent threads,
+    # each holding BLAS at one thread: the limit is the process's and must
+    # not be restored under another task's feet (skexpreg._blocks).
+    X, y, _ = data
+    Xd, yd = da.from_array(X, chunks=150), da.from_array(y, chunks=150)
+    fits = []
+    for scheduler in ("threads", "threads", "synchronous"):
+        with dask.config.set(scheduler=scheduler):
+            fits.append(_fit(ExponentialRegressor(random_state=0, max_iter=60), Xd, yd))
+    for other in fits[1:]:
+        assert other.learning_rate_ == fits[0].learning_rate_
+        assert other.alpha_ == fits[0].alpha_
+        assert_array_equal(other.weights_, fits[0].weights_)

@@ -577,8 +577,9 @@ def test_without_warm_start_refitting_starts_afresh(data):
 
 
 def test_early_stopping_restores_the_best_validation_weights():
-    from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
+
+    from skexpreg import _keys
 
     X, y = make_friedman1(n_samples=200, n_features=5, noise=3.0, random_state=1)
     # alpha=0 on noisy data: the validation score peaks, then falls.
@@ -595,10 +596,15 @@ def test_early_stopping_restores_the_best_validation_weights():
     assert len(scores) == model.n_iter_ < 2000
     assert model.best_validation_score_ == max(scores)
     assert np.argmax(scores) == len(scores) - 1 - 5  # five steps without gain
-    _, X_val, _, y_val = train_test_split(
-        X, y, test_size=0.25, random_state=check_random_state(0)
+    # The validation rows: a quarter of the distinct rows, chosen by their
+    # content keys mixed with the first seed drawn from random_state=0.
+    seed = check_random_state(0).randint(np.iinfo(np.int32).max)
+    keys = _keys.seeded(_keys.content_keys(X, y), seed)
+    _, held_out = _keys.split(keys, 0.25)
+    assert len(held_out) == 50
+    assert_allclose(
+        model.score(X[held_out], y[held_out]), model.best_validation_score_
     )
-    assert_allclose(model.score(X_val, y_val), model.best_validation_score_)
 
 
 @pytest.mark.parametrize("solver", ["gd", "nesterov", "lbfgs"])
