@@ -45,6 +45,8 @@ from skexpreg._cli_data import DataError, names, shown
 #: Version of the saved dict; bumped when its keys or the pipeline's input
 #: change, so that an old file is refused with a clear message.
 FORMAT = 2
+# What predict reads from the saved dict.
+_KEYS = {"pipeline", "numeric", "categorical", "categories", "target"}
 
 #: The signals the command line turns into :class:`Interrupted`.
 SIGNALS = tuple(
@@ -515,6 +517,11 @@ def load(path, *, trust=False, trusted_types=(), checksum=True):
         raise DataError(
             f"{shown(path)} was not saved by this version of the command line: "
             "fit and save the model again"
+        )
+    if not (_KEYS <= bundle.keys() and hasattr(bundle["pipeline"], "predict")):
+        raise DataError(
+            f"cannot load {shown(path)}: not a model saved by 'python -m skexpreg "
+            "--save' (its contents are not a fitted pipeline and its columns)"
         )
     return bundle
 
