@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import make_friedman1
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -78,12 +78,34 @@ def test_exported_graph_predicts_like_the_estimator(data, dtype, params):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_multi_output_export(data, dtype):
+@pytest.mark.parametrize("n_outputs", [1, 2, 3])
+def test_multi_output_export(data, dtype, n_outputs):
     X, y = data
     X = X.astype(dtype)
-    Y = np.column_stack([y, np.sin(y)])
+    Y = np.column_stack([y, np.sin(y), np.cos(y)])[:, :n_outputs]
     model = _fit(ExponentialRegressor(16, max_iter=30, alpha=0.3, random_state=0), X, Y)
-    assert_allclose(_run(model, X), model.predict(X), **TOLERANCE[dtype])
+    assert_allclose(
+        _run(model, X).reshape(model.predict(X).shape),
+        model.predict(X),
+        **TOLERANCE[dtype],
+    )
+    # the graph declares the shape it computes: onnx's full check infers
+    # the shapes of every node and compares them with the declared output
+    onnx = pytest.importorskip("onnx")
+    onx = skl2onnx.to_onnx(model, X[:1])
+    onnx.checker.check_model(onx, full_check=True)
+    (output,) = onx.graph.output
+    assert output.type.tensor_type.shape.dim[1].dim_value == n_outputs
+
+
+@pytest.mark.parametrize("in_pipeline", [False, True])
+def test_exporting_an_unfitted_model_raises_not_fitted(data, in_pipeline):
+    X, _ = data
+    model = ExponentialRegressor(16)
+    if in_pipeline:
+        model = make_pipeline(StandardScaler().fit(X), model)
+    with pytest.raises(NotFittedError, match="ExponentialRegressor"):
+        skl2onnx.to_onnx(model, X[:1])
 
 
 def test_export_inside_a_pipeline(data):
