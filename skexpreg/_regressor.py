@@ -495,9 +495,14 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets; moved to the namespace and device of ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights :math:`s_i` of the squared errors; integer
-            weights are equivalent to repeating rows. Moved to the namespace
-            and device of ``X``.
+            Non-negative weights :math:`s_i` of the squared errors, relative:
+            they are divided by the mean weight of a distinct row (copies of
+            a row counting once, with their weights added), so a common
+            factor of all the weights changes nothing, integer weights are
+            equivalent to repeating rows, a zero weight to leaving the row
+            out (as is a weight under 2**-52 of the total), and unit weights
+            on rows without copies are used as they are. Moved to the
+            namespace and device of ``X``.
 
         Returns
         -------
@@ -538,7 +543,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Its targets.
         sample_weight : array-like of shape (n_samples,), default=None
-            Its sample weights.
+            Its sample weights, relative within the call (as in ``fit``).
 
         Returns
         -------

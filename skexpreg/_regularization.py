@@ -89,15 +89,16 @@ def choose_alpha(rows, train, score, terms, random_state):
     -------
     AlphaChoice
     """
-    # Rows are counted by their weights (relative to a distinct row's:
-    # Rows.with_relative_weights), so copies of a row count as its weight.
-    if rows.total_weight() < MIN_PATH_ROWS:
-        return AlphaChoice(FALLBACK_ALPHA)
-    # At most MAX_PATH_ROWS rows, over which the path makes hundreds of
-    # small passes: in this process (rows on a cluster are gathered; a pass
-    # there costs a round trip through the scheduler).
+    # At most MAX_PATH_ROWS distinct rows, over which the path makes
+    # hundreds of small passes: in this process (rows on a cluster are
+    # gathered; a pass there costs a round trip through the scheduler).
     path_rows = rows.random_rows(MAX_PATH_ROWS, random_state).in_memory()
-    if path_rows.total_weight() <= MAX_CROSS_VALIDATION_ROWS:
+    # Rows are counted by their weights (relative to a distinct row's:
+    # Rows.with_relative_weights), so copies of a row count as one.
+    n_rows = path_rows.total_weight()
+    if n_rows < MIN_PATH_ROWS:
+        return AlphaChoice(FALLBACK_ALPHA)
+    if n_rows <= MAX_CROSS_VALIDATION_ROWS:
         splits = path_rows.folds(N_FOLDS, random_state)
         patience = len(ALPHA_GRID)  # every fold scores every strength
     else:
