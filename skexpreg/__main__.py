@@ -682,7 +682,11 @@ def _predict(args):
         if args.output:
             handle = stack.enter_context(
                 _cli_model.replacing(
-                    args.output, action, "predictions file", newline=""
+                    args.output,
+                    action,
+                    "predictions file",
+                    newline="",
+                    encoding="utf-8",
                 )
             )
         else:

@@ -488,7 +488,8 @@ def load(path, *, trust=False, trusted_types=(), checksum=True):
     path = Path(path)
     if not path.exists():
         raise DataError(f"model file not found: {shown(path)}")
-    check_regular(path, "load a model from")
+    if not path.is_file():
+        raise DataError(f"{shown(path)} is not a regular file, so not a model file")
     skops = is_skops(path)
     if not skops and not trust:
         raise DataError(

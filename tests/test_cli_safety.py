@@ -341,6 +341,13 @@ def test_a_report_over_a_special_file_is_an_error_before_the_fit(
     assert _unchanged(node, status)
 
 
+def test_a_model_that_is_not_a_regular_file_is_not_read(table, tmp_path, capsys):
+    fifo = tmp_path / "model.skops"
+    os.mkfifo(fifo)  # opening it to read would wait for a writer forever
+    assert predict(fifo, table) == 2
+    assert "is not a regular file, so not a model file" in one_line_error(capsys)
+
+
 def test_a_target_that_turns_special_during_the_fit_is_not_replaced(tmp_path):
     target = tmp_path / "m.joblib"
     _cli_model.check_can_save(target)  # fine before the fit...
