@@ -739,4 +739,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before main() sets its handlers
+        print("error: interrupted by Ctrl-C", file=sys.stderr)
+        sys.exit(130)

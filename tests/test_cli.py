@@ -276,9 +276,7 @@ def test_a_damaged_model_is_a_one_line_error(table, tmp_path, capsys, damage, na
     assert error.startswith("error: cannot load") and error.count("\n") == 1
 
 
-def test_a_model_without_its_checksum_needs_no_checksum_not_trust(
-    saved, table, capsys
-):
+def test_a_model_without_its_checksum_needs_no_checksum_not_trust(saved, table, capsys):
     saved.with_name("model.joblib.sha256").unlink()
     assert predict(saved, table, "--trust") == 2  # trust is not about damage
     assert "--no-checksum" in one_line_error(capsys)
