@@ -301,9 +301,7 @@ def _report_against(records, reference):
             gap, data = min(worst)
             print(f"  {label:<28} {gap:+.3f}  (on {data}, mean over the seeds)")
             gap, data, fold, seed = min(single)
-            print(
-                f"  {'':<28} {gap:+.3f}  (one fit: {data}, fold {fold}, seed {seed})"
-            )
+            print(f"  {'':<28} {gap:+.3f}  (one fit: {data}, fold {fold}, seed {seed})")
 
 
 def report_alphas(records):

@@ -263,9 +263,15 @@ class DaskRows(Rows):
 
             shared = [dask.delayed(operand, traverse=False) for operand in operands]
             task = dask.delayed(_reduce_chunks, pure=True)
-            results = dask.compute(
-                *(task(function, [chunk], *shared) for chunk in self._chunks())
-            )
+            # The tasks of a local scheduler run in this process's threads,
+            # where OpenBLAS ignores a thread limit set inside a task once its
+            # pool has started (OpenBLAS 0.3.30): held from here, the limit
+            # holds for them all. Left to each task, products ran on one or
+            # two threads depending on timing, and two fits differed.
+            with BlockRunner(1):
+                results = dask.compute(
+                    *(task(function, [chunk], *shared) for chunk in self._chunks())
+                )
             known = {(index, 1): part for index, (part,) in enumerate(results)}
         count = len(self.X.chunks[0])
         return _subtree(known, 0, 1 << (count - 1).bit_length(), count, combine)

@@ -16,7 +16,6 @@ then see.
 
 import warnings
 
-import pytest
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
 from skexpreg import DivergenceWarning, ExponentialRegressor
@@ -64,18 +63,9 @@ def _check_without_divergence(estimator, **params):
 
 
 def test_check_estimator_with_defaults():
-    _check_without_divergence(
-        ExponentialRegressor()
-    )
+    _check_without_divergence(ExponentialRegressor())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22 left this open: on check_sample_weights_list's data (30 "
-    "rows, a target of pure noise) the folds by row content choose alpha=0.1, "
-    "and the final fit of 32 neurons rejects one step at iteration 39 (the "
-    "step is halved and the fit recovers, with a DivergenceWarning)",
-)
 def test_a_narrow_network_does_not_diverge_on_scikit_learns_test_data():
     _check_without_divergence(
         ExponentialRegressor(n_neurons=32, random_state=0), on_fail=None

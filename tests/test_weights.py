@@ -12,7 +12,7 @@ from scipy import sparse
 from sklearn.datasets import load_diabetes
 
 from skexpreg import ExponentialRegressor, _keys
-from skexpreg._regularization import _within_one_error
+from skexpreg._regularization import _one_step_stronger
 
 
 @pytest.fixture(scope="module")
@@ -126,15 +126,20 @@ def test_a_row_holding_nearly_all_the_weight_fits_that_row(diabetes):
     assert_allclose(model.predict(X[:10]), y[5], rtol=1e-6)
 
 
-def test_one_standard_error_rule_prefers_the_stronger_ridge_within_noise():
+def test_one_step_stronger_within_one_standard_error():
     rng = np.random.RandomState(0)
     keys = _keys.content_keys(rng.normal(size=(200, 2)))
     best = rng.uniform(0, 0.01, size=200)
     noisy = best + rng.normal(0, 0.002, size=200)  # no better, no worse
     worse = best + 0.003  # worse on every row
-    assert _within_one_error(0.1, {1.0: noisy, 0.1: best}, keys) == 1.0
-    assert _within_one_error(0.1, {1.0: worse, 0.1: best}, keys) == 0.1
+    assert _one_step_stronger(0.1, {1.0: noisy, 0.1: best}, keys) == 1.0
+    assert _one_step_stronger(0.1, {1.0: worse, 0.1: best}, keys) == 0.1
+    # one step only, and never weaker
+    also_noisy = best + rng.normal(0, 0.002, size=200)
+    three = {10.0: also_noisy, 1.0: noisy, 0.1: best, 0.01: noisy}
+    assert _one_step_stronger(0.1, three, keys) == 1.0
+    assert _one_step_stronger(10.0, three, keys) == 10.0
     # copies are one observation: doubling every row does not shrink the error
     doubled = np.concatenate([keys, keys])
     terms = {1.0: np.tile(noisy, 2) / 2, 0.1: np.tile(best, 2) / 2}
-    assert _within_one_error(0.1, terms, doubled) == 1.0
+    assert _one_step_stronger(0.1, terms, doubled) == 1.0
