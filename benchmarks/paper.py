@@ -710,9 +710,10 @@ def plot(widths_out, lazy_out, summary, folder):
             return np.array([np.mean([r[key] for r in rows[w]]) for w in widths])
 
         fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
-        axes[0].loglog(widths, mean("movement"), "o-", label="measured")
+        axes[0].loglog(widths, mean("movement"), "o-", label="largest, $\\max_r$")
+        axes[0].loglog(widths, mean("rms_movement"), "s-", label="root mean square")
         axes[0].loglog(widths, mean("radius"), "k--", label="radius $R$ of the proof")
-        axes[0].set_title(r"$\max_r \|w_r(T) - w_r(0)\|$")
+        axes[0].set_title(r"$\|w_r(T) - w_r(0)\|$")
         axes[1].loglog(widths, mean("drift"), "o-", label="measured")
         axes[1].loglog(
             widths, mean("allowed_drift"), "k--", label=r"$\lambda / (4\|H(0)\|)$"
@@ -749,6 +750,43 @@ def _jsonable(value):
     return value
 
 
+def load(path):
+    """The studies and summary written by a run, for ``--replot``."""
+    with open(path) as handle:
+        raw = json.load(handle)
+
+    def number(key):
+        return float(key) if key in ("inf", "nan") else int(key)
+
+    widths_out = {}
+    for name, study in raw["widths"].items():
+        widths_out[name] = dict(
+            sizes=study["sizes"],
+            tables={number(n): tuple(t) for n, t in study["tables"].items()},
+            m_init={number(n): v for n, v in study["m_init"].items()},
+            spectra={number(n): v for n, v in study["spectra"].items()},
+        )
+    summary = {}
+    for name in widths_out:
+        fits = {}
+        for key, fit in raw["summary"][name]["fits"].items():
+            label, span = (part.strip(" '") for part in key.strip("()").split(","))
+            fits[(label, span)] = dict(
+                fit,
+                m_star={number(n): float(v) for n, v in fit["m_star"].items()},
+                intervals={number(n): v for n, v in fit["intervals"].items()},
+            )
+        summary[name] = dict(fits=fits)
+    lazy = raw["lazy"]
+    lazy_out = dict(
+        n=lazy["n"],
+        d=lazy["d"],
+        widths=lazy["widths"],
+        rows={int(w): rows for w, rows in lazy["rows"].items()},
+    )
+    return widths_out, lazy_out, summary
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="n <= 200, < 1 minute")
@@ -759,7 +797,17 @@ def main(argv=None):
         help="folder for the plots (default: docs/_static, or a temporary "
         "folder with --quick)",
     )
+    parser.add_argument(
+        "--replot", metavar="JSON", help="redraw the plots of a run's raw results"
+    )
     args = parser.parse_args(argv)
+    if args.replot:
+        folder = args.plots or os.path.join(
+            os.path.dirname(__file__), "..", "docs", "_static"
+        )
+        os.makedirs(folder, exist_ok=True)
+        print(plot(*load(args.replot), folder=os.path.abspath(folder)))
+        return None
     config = QUICK if args.quick else FULL
     scratch = tempfile.mkdtemp(prefix="skexpreg_paper_")
     if args.plots is not None:
