@@ -199,7 +199,7 @@ class DaskRows(Rows):
             n_threads=self.n_threads,
             raw=self.raw,
         )
-        rows.scale, rows._keys = self.scale, self._keys
+        rows.scale, rows._keys, rows._copies = self.scale, self._keys, self._copies
         return rows
 
     def __enter__(self):
@@ -321,6 +321,7 @@ class DaskRows(Rows):
             )
         )
         rows._keys = None if self._keys is None else self._keys[indices]
+        rows._copies = None
         return rows
 
     def with_weights(self, weights):
@@ -338,7 +339,7 @@ class DaskRows(Rows):
         """The rows, computed into this process, as an in-memory source with
         the estimator's threads (the same scale)."""
         rows = InMemoryRows(*self.gather(), n_threads=self.n_threads)
-        rows.scale, rows._keys = self.scale, self._keys
+        rows.scale, rows._keys, rows._copies = self.scale, self._keys, self._copies
         return rows
 
 

@@ -331,6 +331,27 @@ def ntk_weight_space_dot(X, weights, direction, runner, sample_weight=None):
     return result
 
 
+def ntk_diagonal(X, weights, runner, sample_weight=None):
+    """``s_i H(W)_ii`` of every row, (n,): the (weighted) diagonal of the
+    empirical NTK (see :func:`ntk_largest_diagonal`)."""
+    xp, _ = _array_api.namespace(weights)
+
+    def block_entries(block):
+        X_block = X[block, :]
+        E = _activations(X_block, weights)
+        E *= E
+        entries = xp.sum(E, axis=1) * _squared_row_norms(X_block)
+        if sample_weight is not None:
+            entries = entries * _array_api.astype_like(sample_weight[block], entries)
+        return entries
+
+    parts = list(runner.map(block_entries, _blocks_for(X, weights)))
+    if not parts:
+        return xp.zeros(0, dtype=weights.dtype)
+    concat = getattr(xp, "concat", None) or np.concatenate  # numpy < 2: no concat
+    return concat(parts) / weights.shape[1]
+
+
 def ntk_largest_diagonal(X, weights, runner, sample_weight=None):
     """``max_i s_i H(W)_ii``, the largest (weighted) diagonal entry of the
     empirical NTK, a float.

@@ -767,7 +767,7 @@ class ExponentialRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     def _resolve_batch_size(self, rows):
         """Rows per batch of the stochastic solver on ``rows``."""
         size = AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size
-        return min(int(size), rows.n_samples)
+        return min(int(size), rows.n_distinct())
 
     def _initialize(self, rows, random_state):
         """The input and target maps, W(0) and the signs, from the training rows.
@@ -992,9 +992,11 @@ def _objective(rows, output_signs, weights, *, initial_weights, alpha, factor=1.
 
 class _MiniBatches:
     """The batches of a stochastic solver: ``epoch()`` yields one objective
-    per batch of a random partition of ``rows``, each the batch's data term
-    times ``n / b`` (an unbiased estimate of the whole data term) plus the
-    ridge term, so that a batch of all the rows is :func:`_objective`."""
+    per batch of a random partition of ``rows`` (:meth:`Rows.batches`: of
+    the distinct rows, copies together), each the batch's data term times
+    ``n / b``, ``n`` and ``b`` the distinct rows in all and in the batch (an
+    unbiased estimate of the whole data term) plus the ridge term, so that
+    a batch of all the rows is :func:`_objective`."""
 
     def __init__(self, rows, output_signs, initial_weights, alpha, batch_size, seed):
         self.rows, self.output_signs, self.batch_size = rows, output_signs, batch_size
@@ -1002,14 +1004,9 @@ class _MiniBatches:
         self.terms = dict(initial_weights=initial_weights, alpha=alpha)
 
     def epoch(self):
-        n_samples = self.rows.n_samples
-        for indices, batch in self.rows.batches(self.batch_size, self.random_state):
+        for share, batch in self.rows.batches(self.batch_size, self.random_state):
             yield partial(
-                _objective,
-                batch,
-                self.output_signs,
-                factor=n_samples / len(indices),
-                **self.terms,
+                _objective, batch, self.output_signs, factor=1 / share, **self.terms
             )
 
 

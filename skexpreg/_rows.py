@@ -64,7 +64,7 @@ class Rows:
 
     scale = 1.0
     _total_squares = None
-    _keys = None
+    _keys = _copies = None
     # Whether a pass over a small batch of rows costs little beyond its
     # arithmetic (in memory), so that solver="auto" may choose mini-batches;
     # on a cluster every pass is a round trip through the scheduler.
@@ -199,32 +199,60 @@ class Rows:
         return product / _array_api.scalar(s, product)
 
     def largest_kernel_diagonal(self, weights):
-        """``max_i s_i H(W)_ii`` of the rows as the network sees them."""
+        """``max_i s_i H(W)_ii`` of the rows as the network sees them,
+        copies of a row counting as one row with their weights added."""
         s = self.scale
-        largest = self.map_reduce(
-            _largest_kernel_diagonal,
-            weights / _array_api.scalar(s, weights),
-            combine=max,
-        )
+        weights = weights / _array_api.scalar(s, weights)
+        if self.n_distinct() == self.n_samples:
+            largest = self.map_reduce(_largest_kernel_diagonal, weights, combine=max)
+        else:
+            entries = self.map_reduce(_kernel_diagonal, weights, combine=_concatenate)
+            order, starts, _ = self.copies()
+            largest = np.max(np.add.reduceat(entries[order], starts))
         return float(largest) / (s * s)
 
     def batches(self, batch_size, random_state):
-        """One pass over the rows in random batches of ``batch_size`` rows.
+        """One pass over the rows in random batches of ``batch_size``
+        distinct rows, each with its copies.
 
-        Yields ``(indices, rows)``: a random permutation of the rows cut
-        into consecutive batches (the last one smaller where ``batch_size``
-        does not divide the rows), each batch's row indices increasing, so
-        that the same seed draws the same rows whatever holds them. A batch
-        of all the rows is this source itself.
+        Yields ``(share, rows)``: the distinct rows (groups of copies, in
+        the order of their content keys) in a random permutation cut into
+        consecutive batches (the last one smaller where ``batch_size`` does
+        not divide them), ``share`` the batch's fraction of the distinct
+        rows, and each batch's rows in increasing order. So the same seed
+        draws the same rows whatever holds them or in whatever order, and
+        copies of a row take the step their weight would. A batch of all
+        the rows is this source itself.
         """
-        n_samples = self.n_samples
-        if batch_size >= n_samples:
-            yield np.arange(n_samples), self
+        order, starts, counts = self.copies()
+        n_distinct = len(starts)
+        if batch_size >= n_distinct:
+            yield 1.0, self
             return
-        order = random_state.permutation(n_samples)
-        for start in range(0, n_samples, batch_size):
-            indices = np.sort(order[start : start + batch_size])
-            yield indices, self.take(indices)
+        permutation = random_state.permutation(n_distinct)
+        for start in range(0, n_distinct, batch_size):
+            groups = permutation[start : start + batch_size]
+            indices = np.sort(order[_ranges(starts[groups], counts[groups])])
+            yield len(groups) / n_distinct, self.take(indices)
+
+    def copies(self):
+        """The rows in groups of copies: ``(order, starts, counts)``, the
+        rows in the order of their content keys (:meth:`content_keys`) and
+        where each group starts in it and how many rows it has. Computed
+        once for a source and its copies and maps."""
+        if self._copies is None:
+            keys = self.content_keys()
+            order = np.argsort(keys, kind="stable")
+            ordered = keys[order]
+            first = np.ones(len(keys), dtype=bool)
+            first[1:] = ordered[1:] != ordered[:-1]
+            starts = np.flatnonzero(first)
+            self._copies = order, starts, np.diff(np.append(starts, len(keys)))
+        return self._copies
+
+    def n_distinct(self):
+        """The number of distinct rows (groups of copies)."""
+        return len(self.copies()[1])
 
     def squared_errors(self, weights, output_signs):
         """Weighted sums of squared residuals per output, float64 (k,)."""
@@ -364,6 +392,7 @@ class InMemoryRows(Rows):
             )
         )
         rows._keys = None if self._keys is None else self._keys[indices]
+        rows._copies = None
         return rows
 
     def with_weights(self, weights):
@@ -488,6 +517,18 @@ def _weight_space_dot(X, Y, sample_weight, weights, direction, runner):
 
 def _largest_kernel_diagonal(X, Y, sample_weight, weights, runner):
     return _network.ntk_largest_diagonal(X, weights, runner, sample_weight)
+
+
+def _kernel_diagonal(X, Y, sample_weight, weights, runner):
+    entries = _network.ntk_diagonal(X, weights, runner, sample_weight)
+    return np.asarray(_array_api.to_numpy(entries), dtype=np.float64)
+
+
+def _ranges(starts, counts):
+    """The indices ``starts[k] .. starts[k] + counts[k] - 1`` for every k,
+    concatenated."""
+    ends = np.cumsum(counts)
+    return np.repeat(starts - ends + counts, counts) + np.arange(ends[-1])
 
 
 def _squared_errors(X, Y, sample_weight, weights, output_signs, scale, runner):

@@ -52,7 +52,7 @@ def learning_rate_schedule(
     if learning_rate != "auto":
         return float(learning_rate), None
     kernel = WeightSpaceNTK(rows)
-    stochastic = batch_size is not None and batch_size < rows.n_samples
+    stochastic = batch_size is not None and batch_size < rows.n_distinct()
     sample, ratio = rows, 1.0
     sample_rows = STOCHASTIC_KERNEL_ROWS if stochastic else MAX_KERNEL_ROWS
     if warm_bound is not None:
@@ -83,7 +83,7 @@ def learning_rate_schedule(
             largest,
             alpha,
             ratio,
-            rows.n_samples,
+            rows.n_distinct(),
             batch_size,
         )
         return bound.step(weights), bound
@@ -106,7 +106,8 @@ def batch_step(largest, diagonal, alpha, n_samples, batch_size):
     ``1 / (lambda_max + alpha)``; a batch of one row ``1 / (n beta +
     alpha)``. The step grows with the batch until ``b`` is about ``n beta /
     lambda_max`` (the critical batch size), beyond which it can grow no more
-    than twice.
+    than twice. Rows here are distinct rows: copies of a row are drawn
+    together and count as one row of their summed weight.
     """
     n, b = n_samples, min(batch_size, n_samples)
     if n == 1:

@@ -143,3 +143,32 @@ def test_one_step_stronger_within_one_standard_error():
     doubled = np.concatenate([keys, keys])
     terms = {1.0: np.tile(noisy, 2) / 2, 0.1: np.tile(best, 2) / 2}
     assert _one_step_stronger(0.1, terms, doubled) == 1.0
+
+
+def test_sgd_batches_take_copies_together(diabetes):
+    X, y, X_test, _ = diabetes
+    weights = np.random.RandomState(1).randint(1, 4, size=len(y))
+    params = dict(solver="sgd", batch_size=32, alpha=0.1, precision="double")
+    order = np.random.RandomState(2).permutation(weights.sum())
+    repeated = _fit(
+        X.repeat(weights, axis=0)[order], y.repeat(weights)[order], **params
+    )
+    weighted = _fit(X, y, weights, **params)
+    assert repeated.n_iter_ == weighted.n_iter_ > 1
+    assert_allclose(repeated.predict(X_test), weighted.predict(X_test), rtol=1e-7)
+
+
+def test_the_kernel_diagonal_adds_the_weights_of_copies(diabetes):
+    from skexpreg._rows import InMemoryRows
+
+    X, y, _, _ = diabetes
+    X, y = X[:30], y[:30, None]
+    weights = np.arange(1.0, 31.0) % 3 + 1
+    W = np.random.RandomState(0).normal(size=(X.shape[1], 16))
+    weighted = InMemoryRows(X, y, weights)
+    counts = weights.astype(int)
+    repeated = InMemoryRows(X.repeat(counts, 0), y.repeat(counts, 0), np.ones(60))
+    assert repeated.n_distinct() == weighted.n_distinct() == 30
+    assert repeated.largest_kernel_diagonal(W) == pytest.approx(
+        weighted.largest_kernel_diagonal(W), rel=1e-12
+    )
