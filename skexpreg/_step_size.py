@@ -109,7 +109,10 @@ def batch_step(largest, diagonal, alpha, n_samples, batch_size):
     than twice. Rows here are distinct rows: copies of a row are drawn
     together and count as one row of their summed weight.
     """
-    n, b = n_samples, min(batch_size, n_samples)
+    # The rows are cut into ceil(n / batch_size) batches of nearly equal
+    # size (Rows.batches): the smallest has b rows.
+    n = n_samples
+    b = n // -(-n // min(batch_size, n))
     if n == 1:
         return _inverse_curvature(largest + alpha)
     smoothness = n * (b - 1) / (b * (n - 1)) * largest
