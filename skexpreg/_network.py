@@ -335,17 +335,7 @@ def ntk_diagonal(X, weights, runner, sample_weight=None):
     """``s_i H(W)_ii`` of every row, (n,): the (weighted) diagonal of the
     empirical NTK (see :func:`ntk_largest_diagonal`)."""
     xp, _ = _array_api.namespace(weights)
-
-    def block_entries(block):
-        X_block = X[block, :]
-        E = _activations(X_block, weights)
-        E *= E
-        entries = xp.sum(E, axis=1) * _squared_row_norms(X_block)
-        if sample_weight is not None:
-            entries = entries * _array_api.astype_like(sample_weight[block], entries)
-        return entries
-
-    parts = list(runner.map(block_entries, _blocks_for(X, weights)))
+    parts = list(_diagonal_blocks(X, weights, runner, sample_weight))
     if not parts:
         return xp.zeros(0, dtype=weights.dtype)
     concat = getattr(xp, "concat", None) or np.concatenate  # numpy < 2: no concat
@@ -361,18 +351,31 @@ def ntk_largest_diagonal(X, weights, runner, sample_weight=None):
     draws that row alone. 0 for no rows.
     """
     xp, _ = _array_api.namespace(weights)
+    largest = max(
+        (
+            float(xp.max(entries))
+            for entries in _diagonal_blocks(X, weights, runner, sample_weight)
+            if entries.shape[0]
+        ),
+        default=0.0,
+    )
+    return largest / weights.shape[1]
 
-    def block_largest(block):
+
+def _diagonal_blocks(X, weights, runner, sample_weight):
+    """``m s_i H(W)_ii`` of the rows of each block, in block order."""
+    xp, _ = _array_api.namespace(weights)
+
+    def block_entries(block):
         X_block = X[block, :]
         E = _activations(X_block, weights)
         E *= E
         entries = xp.sum(E, axis=1) * _squared_row_norms(X_block)
         if sample_weight is not None:
             entries = entries * _array_api.astype_like(sample_weight[block], entries)
-        return float(xp.max(entries)) if entries.shape[0] else 0.0
+        return entries
 
-    largest = max(runner.map(block_largest, _blocks_for(X, weights)), default=0.0)
-    return largest / weights.shape[1]
+    return runner.map(block_entries, _blocks_for(X, weights))
 
 
 def _squared_row_norms(X_block):
