@@ -77,8 +77,10 @@ def test_working_memory_does_not_change_the_fit(data):
 
 def test_float32_is_computed_in_float32_and_agrees_with_float64(data):
     X, y = data
-    single = _fit_quietly(_fast(), X.astype(np.float32), y)
-    double = _fit_quietly(_fast(), X, y)
+    # alpha given: the path's held-out scores differ in the last digits
+    # between the two, and a near tie may choose another strength.
+    single = _fit_quietly(_fast(alpha=0.3), X.astype(np.float32), y)
+    double = _fit_quietly(_fast(alpha=0.3), X, y)
     assert single.weights_.dtype == np.float32
     assert single.predict(X.astype(np.float32)).dtype == np.float32
     assert_allclose(
@@ -344,8 +346,10 @@ def test_inputs_far_outside_training_range_give_bounded_predictions(
 
 def test_huge_targets_are_standardised(data):
     X, y = data
-    model = _fit_quietly(_fast(), X, y * 1e300)
-    reference = _fit_quietly(_fast(), X, y)
+    # alpha given: alpha="auto" holds out rows by their content, which the
+    # factor changes (another choice of rows, as another seed would make).
+    model = _fit_quietly(_fast(alpha=0.3), X, y * 1e300)
+    reference = _fit_quietly(_fast(alpha=0.3), X, y)
     assert_allclose(model.predict(X) / 1e300, reference.predict(X), rtol=1e-6)
 
 
