@@ -100,13 +100,20 @@ def seeded(keys, seed):
     return mix(keys ^ mix(np.uint64(seed % (1 << 64))))
 
 
-def _group_ranks(keys):
-    """Rows ordered by ``keys``, and for each (in that order) the rank of its
-    group of copies among the distinct keys."""
+def groups(keys):
+    """The rows in groups of equal keys: ``(order, first)``, the rows in the
+    order of ``keys`` and whether each (in that order) starts a group."""
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     first = np.ones(len(ordered), dtype=bool)
     first[1:] = ordered[1:] != ordered[:-1]
+    return order, first
+
+
+def _group_ranks(keys):
+    """Rows ordered by ``keys``, and for each (in that order) the rank of its
+    group of copies among the distinct keys."""
+    order, first = groups(keys)
     return order, np.cumsum(first) - 1
 
 

@@ -243,13 +243,9 @@ class Rows:
         where each group starts in it and how many rows it has. Computed
         once for a source and its copies and maps."""
         if self._copies is None:
-            keys = self.content_keys()
-            order = np.argsort(keys, kind="stable")
-            ordered = keys[order]
-            first = np.ones(len(keys), dtype=bool)
-            first[1:] = ordered[1:] != ordered[:-1]
+            order, first = _keys.groups(self.content_keys())
             starts = np.flatnonzero(first)
-            self._copies = order, starts, np.diff(np.append(starts, len(keys)))
+            self._copies = order, starts, np.diff(np.append(starts, len(order)))
         return self._copies
 
     def n_distinct(self):
