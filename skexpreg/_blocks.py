@@ -156,12 +156,13 @@ class _SharedBlasLimit:
     """BLAS held at one thread while any runner of this process is inside
     its context, restored when the last one leaves.
 
-    The limit is the process's: runners in concurrent threads (the chunk
-    tasks of dask's threaded scheduler or of a worker with several threads)
-    that each set it and restored it on leaving would restore it under
-    another's feet, whose products would then run multi-threaded for part
-    of a pass, rounded differently: two fits of the same data differed
-    (5e-4 relative in float32 weights).
+    The limit is the process's: runners in concurrent threads that each set
+    it and restored it on leaving would restore it under another's feet.
+    Note that OpenBLAS (0.3.30) ignores a limit set from a thread other than
+    the main one once its threads have started: runners entered in worker
+    threads (the chunk tasks of dask's threaded scheduler) do not limit it,
+    so :mod:`skexpreg._dask` holds this limit in the calling thread while a
+    local scheduler computes.
     """
 
     def __init__(self):

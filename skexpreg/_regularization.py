@@ -6,14 +6,18 @@ noisy sets), and a wrong one costs a lot either way. So the estimator fits
 a path of strengths on most of the training rows, from the strongest down,
 each fit warm-started at the previous one's weights and curvature estimate
 (so only the first fit runs a Lanczos iteration), scores each on the rows
-held out, and keeps the best; a fit stops early once its held-out score has
-stayed well below the best so far, and the path stops once two strengths in
-a row have scored below the best. Up to 2,000 rows, where a fit is cheap
-and one held-out part too small to score reliably, the whole path is scored
-by 3-fold cross-validation and the scores averaged. The final fit on all
-rows then starts from W(0), like any fit with that ``alpha``. On large data
-the path runs on a random subsample, and always in this process (rows on a
-dask cluster are gathered for it). The chosen strength is used as it is for
+held out, and keeps the best, or the next stronger strength where that
+scored within one standard error of it (:func:`_one_step_stronger`); a fit
+stops early once its held-out score has stayed well below the best so far,
+and the path stops once two strengths in a row have scored below the best.
+Up to 2,000 distinct rows, where a fit is cheap and one held-out part too
+small to score reliably, the whole path is scored by 3-fold
+cross-validation and the scores averaged. The held-out rows, the folds and
+the subsample are cut by row content (:mod:`skexpreg._keys`): copies of a
+row are never on both sides. The final fit on all rows then starts from
+W(0), like any fit with that ``alpha``. On large data the path runs on a
+random subsample, and always in this process (rows on a dask cluster are
+gathered for it). The chosen strength is used as it is for
 all the rows: scaling it by the ratio of rows (``alpha`` weighs against a
 sum over rows) scored the same or slightly lower on every panel set.
 """
