@@ -4,7 +4,11 @@
     python benchmarks/step_time.py --n 5000        # a smaller workload
 
 Workload W1 (the default): n = 20,000 rows of unit norm, d = 32, m = 2,048,
-float64. Every peer runs in its own process (so that its peak resident
+timed in float32 (the estimator's default training precision) and float64
+(``precision="double"``): every peer runs in both, and ratios are taken
+within a precision only. The first line names the processor and its widest
+vector extension (AVX-512 or AVX2), on which the exp and the products
+depend. Every peer runs in its own process (so that its peak resident
 memory is its own) and computes the same step,
 ``grad = X^T (((E a)/sqrt(m) - y) a^T o E) / sqrt(m)`` with ``E = exp(X W)``:
 
@@ -22,11 +26,11 @@ memory is its own) and computes the same step,
   the same fit with the kernel forced off (``SKEXPREG_NUMBA=0``) and on
   (``SKEXPREG_NUMBA=1``);
 * ``skexpreg defaults``: the estimator with every parameter at its default
-  but ``n_neurons``, ``learning_rate=1e-3`` and ``tol=0``, per iteration
-  (the same difference of fits): float32 training of the float64 rows, the
-  Nesterov solver, all threads, the default input and target maps, and
-  ``alpha`` fixed at what ``alpha="auto"`` chooses (its path's fits would
-  not drop out of the difference);
+  but ``n_neurons``, ``learning_rate=1e-3`` and ``tol=0`` (and
+  ``precision="double"`` in float64), per iteration (the same difference
+  of fits): the Nesterov solver, all threads, the default input and target
+  maps, and ``alpha`` fixed at what ``alpha="auto"`` chooses (its path's
+  fits would not drop out of the difference);
 * ``numpy naive``: the formula above with the full n x m matrix;
 * ``torch eager``, ``torch.compile``, ``jax.jit`` (skipped when the package is
   not installed);
@@ -37,12 +41,15 @@ Peers get the same number of threads (``--threads``, default: all cores),
 except jax, whose CPU thread pool is not configurable at run time. Each
 round measures every peer once; the table shows median times and the median
 over rounds of each peer's time divided by skexpreg's time in the same
-round: absolute times on a shared machine are noise.
+round: absolute times on a shared machine are noise. Below the table, for
+each precision, the defaults' step against the limit and against
+``torch.compile`` in the same precision.
 """
 
 import argparse
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -63,6 +70,22 @@ PEERS = [
     "jax.jit",
     "MLPRegressor",
 ]
+
+
+def describe_processor():
+    """The processor's model name and widest vector extension."""
+    name, flags = platform.processor() or platform.machine(), ""
+    try:
+        info = open("/proc/cpuinfo").read()
+        name = next(
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        )
+        flags = "AVX-512" if "avx512f" in info else "AVX2" if "avx2" in info else ""
+    except (OSError, StopIteration):
+        pass
+    return f"{name} ({flags or 'no AVX2'}), {os.cpu_count()} logical CPUs"
 
 
 def make_data(n, d, m, dtype, seed=0):
@@ -170,6 +193,8 @@ def time_skexpreg_defaults(X, y, W, a, threads, repeats, steps=20):
 
     # solver: the full-batch default's steps (auto picks sgd from 20,000 rows)
     params = dict(learning_rate=1e-3, tol=0.0, solver="nesterov")
+    if X.dtype == np.float64:
+        params["precision"] = "double"  # the default trains float32
     with warnings.catch_warnings(), threadpool_limits(limits=threads):
         warnings.simplefilter("ignore")
         chosen = ExponentialRegressor(W.shape[1], max_iter=2, **params).fit(X, y)
@@ -188,7 +213,8 @@ def time_skexpreg_defaults(X, y, W, a, threads, repeats, steps=20):
 
     short = best_of(fit(2), repeats)
     long = best_of(fit(2 + steps), repeats)
-    note = f"per iteration, fit with {2 + steps} minus 2, float32 training"
+    training = "float64" if X.dtype == np.float64 else "float32"
+    note = f"per iteration, fit with {2 + steps} minus 2, {training} training"
     return (long - short) / steps, note
 
 
@@ -370,17 +396,21 @@ def main():
     if args.peer:
         return run_peer(args)
 
-    runs = [(peer, "float64") for peer in PEERS]
-    runs += [
-        ("limit", "float32"),
-        ("skexpreg", "float32"),
-        ("torch.compile", "float32"),
+    # Every peer in both precisions; the np.exp / numba variants only in
+    # float64, the only precision the numba kernel serves.
+    float64_only = {"skexpreg np.exp", "skexpreg numba"}
+    runs = [
+        (peer, dtype)
+        for dtype in ("float32", "float64")
+        for peer in PEERS
+        if dtype == "float64" or peer not in float64_only
     ]
     if args.dtype:
         runs = [(peer, dtype) for peer, dtype in runs if dtype == args.dtype]
     if args.peers:
         chosen = args.peers.split(",")
         runs = [(peer, dtype) for peer, dtype in runs if peer in chosen]
+    print(describe_processor())
     print(
         f"one GD step, n={args.n}, d={args.d}, m={args.m}, "
         f"{args.threads} threads, best of {args.repeats} per process, "
@@ -419,6 +449,15 @@ def main():
             f"{peer:<17} {dtype:<8} {1e3 * np.median(values):>9.2f} {ratio:>10.2f} "
             f"{peaks[(peer, dtype)]:>9.0f}  {notes[(peer, dtype)]}"
         )
+    for dtype in ("float32", "float64"):
+        defaults = seconds.get(("skexpreg defaults", dtype))
+        if not defaults or None in defaults:
+            continue
+        for peer in ("limit", "torch.compile"):
+            other = seconds.get((peer, dtype))
+            if other and None not in other:
+                ratio = np.median(np.array(defaults) / np.array(other))
+                print(f"{dtype}: skexpreg defaults / {peer} = {ratio:.2f}")
     reference = {dtype: np.median(values) for dtype, values in reference.items()}
     if {"float32", "float64"} <= set(reference):
         print(
