@@ -49,7 +49,6 @@ each precision, the defaults' step against the limit and against
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -70,22 +69,6 @@ PEERS = [
     "jax.jit",
     "MLPRegressor",
 ]
-
-
-def describe_processor():
-    """The processor's model name and widest vector extension."""
-    name, flags = platform.processor() or platform.machine(), ""
-    try:
-        info = open("/proc/cpuinfo").read()
-        name = next(
-            line.split(":", 1)[1].strip()
-            for line in info.splitlines()
-            if line.startswith("model name")
-        )
-        flags = "AVX-512" if "avx512f" in info else "AVX2" if "avx2" in info else ""
-    except (OSError, StopIteration):
-        pass
-    return f"{name} ({flags or 'no AVX2'}), {os.cpu_count()} logical CPUs"
 
 
 def make_data(n, d, m, dtype, seed=0):
@@ -410,7 +393,11 @@ def main():
     if args.peers:
         chosen = args.peers.split(",")
         runs = [(peer, dtype) for peer, dtype in runs if peer in chosen]
-    print(describe_processor())
+    # Imported here, not at the top: each peer's process (run_peer) would
+    # count the panel's imports in its peak memory.
+    from defaults import describe_machine
+
+    print(describe_machine(args.threads))
     print(
         f"one GD step, n={args.n}, d={args.d}, m={args.m}, "
         f"{args.threads} threads, best of {args.repeats} per process, "
