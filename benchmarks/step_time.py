@@ -20,11 +20,11 @@ memory is its own) and computes the same step,
   and ``precision=None`` (the step in the data's dtype);
   per-step time is the difference between fits of ``2 + steps`` and 2 steps,
   divided by ``steps``, which removes validation and set-up. With numba
-  installed (``pip install "skexpreg[fast]"``) float64 blocks use skexpreg's
-  vectorised exp kernel where a one-off timing finds it faster than numpy's
-  (and so does ``limit``); ``skexpreg np.exp`` and ``skexpreg numba`` are
-  the same fit with the kernel forced off (``SKEXPREG_NUMBA=0``) and on
-  (``SKEXPREG_NUMBA=1``);
+  installed (``pip install "skexpreg[fast]"``) blocks use skexpreg's
+  vectorised exp kernel of their width where a one-off timing finds it
+  faster than numpy's (and so does ``limit``); ``skexpreg np.exp`` and
+  ``skexpreg numba`` are the same fit with the kernels forced off
+  (``SKEXPREG_NUMBA=0``) and on (``SKEXPREG_NUMBA=1``);
 * ``skexpreg defaults``: the estimator with every parameter at its default
   but ``n_neurons``, ``learning_rate=1e-3`` and ``tol=0`` (and
   ``precision="double"`` in float64), per iteration (the same difference
@@ -36,6 +36,16 @@ memory is its own) and computes the same step,
   not installed);
 * ``MLPRegressor``: scikit-learn's one-hidden-layer network with m ReLU units,
   full-batch SGD, per-epoch time (a different model, for scale).
+
+``--emulate-avx2`` runs every peer as on a processor without AVX-512 (on
+one that has it): numpy's AVX-512 loops are disabled
+(``NPY_DISABLE_CPU_FEATURES``), OpenBLAS uses its AVX2 kernels for Zen
+(``OPENBLAS_CORETYPE``), PyTorch, its compiler and MKL stop at AVX2
+(``ATEN_CPU_CAPABILITY``, ``MKL_ENABLE_INSTRUCTIONS``) and so does XLA
+(``XLA_FLAGS``), and numba compiles for a Zen 2 core without AVX-512
+(``NUMBA_CPU_NAME``, ``NUMBA_CPU_FEATURES``). Timings are then those of
+AVX2 code on this core, which is not the same as an AVX2 processor's
+(clock, caches), so report them as emulated.
 
 Peers get the same number of threads (``--threads``, default: all cores),
 except jax, whose CPU thread pool is not configurable at run time. Each
@@ -71,6 +81,31 @@ PEERS = [
 ]
 
 
+# What --emulate-avx2 sets in every peer's environment.
+AVX2_ENVIRONMENT = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Zen",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "XLA_FLAGS": "--xla_cpu_max_isa=AVX2",
+}
+
+
+def avx2_environment():
+    """AVX2_ENVIRONMENT, and numba's target without AVX-512 where llvmlite
+    (numba's compiler) is installed: a Zen 2 core with this processor's
+    features but every AVX-512 one."""
+    env = dict(AVX2_ENVIRONMENT)
+    try:
+        import llvmlite.binding as llvm
+    except ImportError:
+        return env
+    features = llvm.get_host_cpu_features().flatten()
+    env["NUMBA_CPU_NAME"] = "znver2"
+    env["NUMBA_CPU_FEATURES"] = features.replace("+avx512", "-avx512")
+    return env
+
+
 def make_data(n, d, m, dtype, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(n, d))
@@ -95,7 +130,7 @@ def _exp_name(dtype):
     """Which exponential skexpreg uses for blocks of ``dtype`` here."""
     from skexpreg import _fastexp
 
-    return "numba exp" if _fastexp.available() and dtype == np.float64 else "np.exp"
+    return "numba exp" if _fastexp.available(dtype) else "np.exp"
 
 
 def time_limit(X, y, W, a, threads, repeats):
@@ -344,6 +379,8 @@ def _measure(peer, dtype, args):
     if args.block_mib:
         command += ["--block-mib", str(args.block_mib)]
     env = dict(os.environ)
+    if args.emulate_avx2:
+        env.update(avx2_environment())
     if peer == "skexpreg np.exp":
         env["SKEXPREG_NUMBA"] = "0"
     if peer == "skexpreg numba":
@@ -374,20 +411,18 @@ def main():
         default=None,
         help="override skexpreg's cap on the activation block (MiB)",
     )
+    parser.add_argument(
+        "--emulate-avx2",
+        action="store_true",
+        help="run every peer with its AVX-512 code paths disabled",
+    )
     parser.add_argument("--peer", choices=PEERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
         return run_peer(args)
 
-    # Every peer in both precisions; the np.exp / numba variants only in
-    # float64, the only precision the numba kernel serves.
-    float64_only = {"skexpreg np.exp", "skexpreg numba"}
-    runs = [
-        (peer, dtype)
-        for dtype in ("float32", "float64")
-        for peer in PEERS
-        if dtype == "float64" or peer not in float64_only
-    ]
+    # Every peer in both precisions.
+    runs = [(peer, dtype) for dtype in ("float32", "float64") for peer in PEERS]
     if args.dtype:
         runs = [(peer, dtype) for peer, dtype in runs if dtype == args.dtype]
     if args.peers:
@@ -397,7 +432,11 @@ def main():
     # count the panel's imports in its peak memory.
     from defaults import describe_machine
 
-    print(describe_machine(args.threads))
+    machine = describe_machine(args.threads)
+    if args.emulate_avx2:
+        names = ", ".join(avx2_environment())
+        machine += f"; AVX2 emulated (AVX-512 turned off by {names})"
+    print(machine)
     print(
         f"one GD step, n={args.n}, d={args.d}, m={args.m}, "
         f"{args.threads} threads, best of {args.repeats} per process, "

@@ -159,14 +159,15 @@ def test_exp_kernel_can_be_switched_off_and_is_optional(monkeypatch):
     from skexpreg import _fastexp
 
     Z = np.linspace(-3, 3, 2**16).reshape(256, -1)
-    monkeypatch.setattr(_fastexp, "_kernel", [])
+    monkeypatch.setattr(_fastexp, "_chosen", {})
     monkeypatch.setenv("SKEXPREG_NUMBA", "0")
     assert not _fastexp.available()
     assert _fastexp.exp_inplace(Z) is None  # untouched: the caller uses numpy
-    monkeypatch.setattr(_fastexp, "_kernel", [])
+    monkeypatch.setattr(_fastexp, "_chosen", {})
     monkeypatch.delenv("SKEXPREG_NUMBA")
     monkeypatch.setitem(sys.modules, "numba", None)  # as if not installed
-    assert not _fastexp.available()
+    assert not _fastexp.available(np.float64)
+    assert not _fastexp.available(np.float32)
     E = _network._activations(Z[:, :4].copy(), np.eye(4, 2**14))
     assert_allclose(E, np.exp(Z[:, :4] @ np.eye(4, 2**14)), rtol=0)
 
