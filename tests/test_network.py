@@ -88,6 +88,11 @@ def test_row_blocks_depend_on_the_shapes_only():
     assert [b.stop for b in _blocks.row_blocks(2049, 128, np.float32)] == [1025, 2049]
     sizes = [b.stop - b.start for b in _blocks.row_blocks(10**6, 128, np.float32)]
     assert max(sizes) == 4 * 2**20 // (128 * 4) and sum(sizes) == 10**6
+    # Fewer rows holding 2 MiB of activations or more are split too: a
+    # mini-batch of 512 rows by 2,048 float32 neurons makes two blocks.
+    assert [b.stop for b in _blocks.row_blocks(512, 2048, np.float32)] == [256, 512]
+    assert len(_blocks.row_blocks(511, 1024, np.float32)) == 1  # under 2 MiB
+    assert [b.stop for b in _blocks.row_blocks(512, 1024, np.float32)] == [256, 512]
 
 
 def test_threads_start_only_for_passes_of_several_blocks():
