@@ -986,7 +986,8 @@ def _objective(rows, output_signs, weights, *, initial_weights, alpha, factor=1.
     if alpha > 0:
         displacement = weights - initial_weights
         loss += 0.5 * alpha * _array_api.inner(displacement, displacement)
-        gradient += _array_api.scalar(alpha, gradient) * displacement
+        displacement *= _array_api.scalar(alpha, displacement)
+        gradient += displacement
     return loss, gradient
 
 

@@ -306,17 +306,25 @@ def stochastic_gradient_descent(
                 reason = "the loss or its gradient overflowed"
                 break
             total, count = total + loss, count + 1
-            stepped = weights - _array_api.scalar(eta, weights) * gradient
-            if t > 1 and _array_api.inner(gradient, stepped - anchor) > 0:
-                t = 1.0  # the momentum points uphill: restart
+            # Each batch's (d, m) arithmetic with as few passes and new
+            # arrays as it takes: on W1 an epoch has 40 of them.
+            stepped = gradient * _array_api.scalar(-eta, gradient)
+            stepped += weights
+            if t > 1:
+                direction = stepped - anchor
+                if _array_api.inner(gradient, direction) > 0:
+                    t = 1.0  # the momentum points uphill: restart
             t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
             weights = stepped
-            if t > 1:
-                weights = stepped + _array_api.scalar((t - 1) / t_next, stepped) * (
-                    stepped - anchor
-                )
+            if t > 1:  # stepped + (t - 1) / t_next * (stepped - anchor)
+                direction *= _array_api.scalar((t - 1) / t_next, direction)
+                direction += stepped
+                weights = direction
             anchor, t = stepped, t_next
-            running = stepped if running is None else running + stepped
+            if running is None:
+                running = _array_api.copy(stepped)
+            else:
+                running += stepped
         epoch_loss = total / count if reason is None else np.inf
         if epoch_loss > _EPOCH_RISE_FACTOR * min(bests[-1:] + [initial_loss]):
             reason = reason or "the loss rose"
