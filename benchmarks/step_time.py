@@ -134,7 +134,11 @@ def _exp_name(dtype):
     """Which exponential skexpreg uses for blocks of ``dtype`` here."""
     from skexpreg import _fastexp
 
-    return "numba exp" if _fastexp.available(dtype) else "np.exp"
+    try:
+        used = _fastexp.available(dtype)
+    except TypeError:  # skexpreg before 2026-12-07: a float64 kernel only
+        used = _fastexp.available() and dtype == np.float64
+    return "numba exp" if used else "np.exp"
 
 
 def time_limit(X, y, W, a, threads, repeats):
