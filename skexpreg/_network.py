@@ -48,8 +48,8 @@ def _activations(X_block, weights):
     :mod:`skexpreg._fastexp` when numba is installed and they are faster
     here (float32 within one unit in the last place of the correctly rounded
     exp, float64 within one of numpy's); blocks with entries where they do
-    not apply are recomputed with numpy. Other namespaces compute a new array on their
-    device.
+    not apply are recomputed with numpy. Other namespaces compute a new
+    array on their device.
     """
     Z = _preactivations(X_block, weights)
     with np.errstate(over="ignore"):  # also for array-api-strict's numpy
@@ -247,9 +247,9 @@ def loss_and_gradient(X, y, sample_weight, weights, output_signs, input_scale, r
         E *= weighted @ signs_eff.T
         return loss, _transpose_dot(X_block, E)
 
-    # The first block's (d, m) result is the sum (a new array in every
-    # namespace): a mini-batch of a few blocks would spend a fifth of its
-    # serial time on a zero matrix and an extra pass.
+    # The first block's (d, m) result (a new array in every namespace)
+    # becomes the sum: a mini-batch of two blocks would otherwise pay for a
+    # zero matrix and an extra pass, on one thread, at every step.
     loss, gradient = 0.0, None
     for block_loss, block_gradient in runner.map(
         block_loss_and_gradient, _blocks_for(X, W_eff)
