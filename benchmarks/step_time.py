@@ -33,7 +33,8 @@ memory is its own) and computes the same step,
   fits would not drop out of the difference);
 * ``skexpreg auto``: the same with ``solver="auto"`` as well, which from
   20,000 rows (W1 has 20,000) trains on mini-batches of 512 rows: per
-  epoch, a pass over every row in 40 steps, against peers' one step;
+  epoch, a pass over every row in 40 steps, against peers' one step
+  (``--batch-size`` sets another batch size for this peer);
 * ``numpy naive``: the formula above with the full n x m matrix;
 * ``torch eager``, ``torch.compile``, ``jax.jit`` (skipped when the package is
   not installed);
@@ -205,7 +206,9 @@ def time_skexpreg(X, y, W, a, threads, repeats, steps=10):
     return (long - short) / steps, f"fit with {2 + steps} minus 2 steps, {exp}"
 
 
-def time_skexpreg_defaults(X, y, W, a, threads, repeats, steps=20, solver="nesterov"):
+def time_skexpreg_defaults(
+    X, y, W, a, threads, repeats, steps=20, solver="nesterov", batch_size="auto"
+):
     """The estimator as a user gets it: every parameter at its default but
     the width, a fixed step and ``tol=0`` (so float32 training, all the
     threads the BLAS limit allows) and ``solver`` (Nesterov's full-batch
@@ -219,7 +222,7 @@ def time_skexpreg_defaults(X, y, W, a, threads, repeats, steps=20, solver="neste
 
     from skexpreg import ExponentialRegressor
 
-    params = dict(learning_rate=1e-3, tol=0.0, solver=solver)
+    params = dict(learning_rate=1e-3, tol=0.0, solver=solver, batch_size=batch_size)
     if X.dtype == np.float64:
         params["precision"] = "double"  # the default trains float32
     with warnings.catch_warnings(), threadpool_limits(limits=threads):
@@ -244,11 +247,18 @@ def time_skexpreg_defaults(X, y, W, a, threads, repeats, steps=20, solver="neste
     note = f"per iteration, fit with {2 + steps} minus 2, {training} training"
     if solver == "auto":
         note = f"{chosen.solver_} epochs, fit with {2 + steps} minus 2, {training}"
+        if batch_size != "auto":
+            note += f", batches of {batch_size}"
     return (long - short) / steps, note
 
 
+BATCH_SIZE = ["auto"]  # --batch-size, for the "skexpreg auto" peer
+
+
 def time_skexpreg_auto(X, y, W, a, threads, repeats):
-    return time_skexpreg_defaults(X, y, W, a, threads, repeats, steps=10, solver="auto")
+    return time_skexpreg_defaults(
+        X, y, W, a, threads, repeats, steps=10, solver="auto", batch_size=BATCH_SIZE[0]
+    )
 
 
 def time_numpy_naive(X, y, W, a, threads, repeats):
@@ -359,6 +369,8 @@ TIMERS = {
 
 
 def run_peer(args):
+    if args.batch_size != "auto":
+        BATCH_SIZE[0] = int(args.batch_size)
     if args.block_mib:
         from skexpreg import _blocks
 
@@ -394,6 +406,7 @@ def _measure(peer, dtype, args):
     ]
     if args.block_mib:
         command += ["--block-mib", str(args.block_mib)]
+    command += ["--batch-size", str(args.batch_size)]
     env = dict(os.environ)
     if args.emulate_avx2:
         env.update(avx2_environment())
@@ -426,6 +439,11 @@ def main():
         type=float,
         default=None,
         help="override skexpreg's cap on the activation block (MiB)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        default="auto",
+        help="batch_size of the 'skexpreg auto' peer (default: the estimator's)",
     )
     parser.add_argument(
         "--emulate-avx2",
