@@ -61,6 +61,7 @@ each precision, the defaults' step against the limit and against
 """
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -252,12 +253,9 @@ def time_skexpreg_defaults(
     return (long - short) / steps, note
 
 
-BATCH_SIZE = ["auto"]  # --batch-size, for the "skexpreg auto" peer
-
-
-def time_skexpreg_auto(X, y, W, a, threads, repeats):
+def time_skexpreg_auto(X, y, W, a, threads, repeats, batch_size="auto"):
     return time_skexpreg_defaults(
-        X, y, W, a, threads, repeats, steps=10, solver="auto", batch_size=BATCH_SIZE[0]
+        X, y, W, a, threads, repeats, steps=10, solver="auto", batch_size=batch_size
     )
 
 
@@ -369,15 +367,16 @@ TIMERS = {
 
 
 def run_peer(args):
-    if args.batch_size != "auto":
-        BATCH_SIZE[0] = int(args.batch_size)
+    timer = TIMERS[args.peer]
+    if args.peer == "skexpreg auto" and args.batch_size != "auto":
+        timer = functools.partial(timer, batch_size=int(args.batch_size))
     if args.block_mib:
         from skexpreg import _blocks
 
         _blocks._MAX_BLOCK_BYTES = int(args.block_mib * 2**20)
     X, y, W, a = make_data(args.n, args.d, args.m, np.dtype(args.dtype))
     try:
-        seconds, note = TIMERS[args.peer](X, y, W, a, args.threads, args.repeats)
+        seconds, note = timer(X, y, W, a, args.threads, args.repeats)
     except ImportError as error:
         seconds, note = None, f"skipped: {error.name} is not installed"
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
