@@ -39,9 +39,9 @@ def _ulps(result, reference):
 
 
 def _float32_range():
-    """Samples of the whole float32 range the kernel serves: every float32 of
-    two binades near 0 and at the ends, an even grid and random bit patterns
-    of the interval, and its end points."""
+    """Samples of the whole float32 range the kernel serves: an even grid and
+    random bit patterns of the interval, every eighth float32 of [0.5, 2) and
+    of (-2, -0.5], the 4,096 floats next to each end, the ends and zeros."""
     low, high = INTERVALS[np.dtype(np.float32)]
     rng = np.random.RandomState(0)
     bits = rng.randint(0, 2**31, size=2**20).astype(np.uint32)
